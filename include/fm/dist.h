@@ -1,0 +1,38 @@
+/* dist.h - the distributed layer: the ONLY module that includes <mpi.h>.
+ *
+ * The rest of fmtrain calls these small named intents and never sees a communicator.
+ * After fm_dist_init() a fatal error (FM_CHECK) on any rank calls MPI_Abort, so no rank
+ * is left waiting in a collective.
+ */
+#ifndef FM_DIST_H
+#define FM_DIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void fm_dist_init(int *argc, char ***argv);
+void fm_dist_finalize(void);
+int fm_dist_rank(void);
+int fm_dist_size(void);
+
+/* In-place sums over all ranks. */
+void fm_dist_sum_floats(float *buf, size_t n);
+void fm_dist_sum_doubles(double *buf, size_t n);
+/* Sum onto rank 0 (other ranks' buffers are left as they were). */
+void fm_dist_reduce_floats(float *buf, size_t n);
+/* Broadcast from rank 0. */
+void fm_dist_bcast(void *buf, size_t bytes);
+void fm_dist_barrier(void);
+
+/* Collective agreement on a recoverable error: every rank passes its own status
+ * (0 = fine). Returns 0 when all ranks are fine; otherwise the lowest failing rank
+ * prints "fmtrain: error: <fm_err_msg()>" once and every rank returns -1. */
+int fm_dist_agree(int status);
+
+/* 1 if the 64-bit values are equal on all ranks. */
+int fm_dist_same_u64(uint64_t v);
+
+/* Max over ranks of a double (e.g. peak memory). */
+double fm_dist_max_double(double v);
+
+#endif

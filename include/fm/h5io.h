@@ -1,0 +1,70 @@
+/* h5io.h - HDF5 outputs and inputs: the ONLY module that includes <hdf5.h>.
+ *
+ * Every file carries, as root attributes: format (string), format_version (int),
+ * fmtrain_version, build (compiler and flags), created (UTC), world_size, and the
+ * resolved configuration as INI text in `config`.
+ *
+ * Checkpoint  OUT/ckpt-SSSSSSSS.h5  (+ OUT/latest.h5, a symlink to the newest)
+ *   /params /adam_m /adam_v /ema      float32 (n)   one buffer each, the table's layout
+ *   /tensors/<name>                   int64 [offset, rows, cols, decay] per tensor
+ *   attrs: step (int64), config, objective, path, data, model, param_count
+ * Training log  OUT/log.h5
+ *   /step int64, /loss /lr /grad_norm /samples_per_s /time float64   (extendible, chunked)
+ * Samples (fmtrain sample --out FILE)
+ *   /samples float32 (N, D); /trajectory float32 (T, NT, D) and /t float64 (T);
+ *   /reference float32 (M, D) held-out data; attrs solver, steps, nfe, seed, checkpoint, ...
+ */
+#ifndef FM_H5IO_H
+#define FM_H5IO_H
+
+#include <stddef.h>
+
+#include "fm/model.h"
+
+#define FM_CKPT_FORMAT_VERSION 1
+
+/* Provenance and identity stored with every file. */
+typedef struct {
+    const char *config; /* INI text of the resolved configuration */
+    int world_size;
+    const char *objective, *path, *data, *model; /* may be NULL */
+} FmFileMeta;
+
+/* Writes dir/ckpt-<step>.h5 through a temporary name and a rename, then points
+ * dir/latest.h5 at it (atomically). Writes the final path into `path`. 0 or -1. */
+int fm_ckpt_write(const char *dir, long step, const FmFileMeta *meta, const FmParamTable *tab, const float *params,
+                  const float *adam_m, const float *adam_v, const float *ema, char *path, size_t path_size);
+
+/* Newest complete checkpoint in a run directory (highest step that opens and validates),
+ * or `where` itself if it is a file. 0, 1 if a directory holds none, -1 on error. */
+int fm_ckpt_find(const char *where, char *path, size_t path_size);
+
+/* Step, parameter count and configuration text (malloc'ed; caller frees). 0 or -1. */
+int fm_ckpt_read_meta(const char *path, long *step, size_t *count, char **config);
+
+/* Reads the named buffers ("params", "adam_m", "adam_v", "ema"); a NULL destination is
+ * skipped. Checks that the stored size equals tab->total. 0 or -1. */
+int fm_ckpt_read(const char *path, const FmParamTable *tab, float *params, float *adam_m, float *adam_v, float *ema);
+
+typedef struct {
+    long step;
+    double loss, lr, grad_norm, samples_per_s, time;
+} FmLogRow;
+
+/* Appends rows to the log (created on first use with the meta attributes). On resume,
+ * `drop_after` >= 0 first removes rows with step > drop_after. 0 or -1. */
+int fm_log_append(const char *path, const FmLogRow *rows, size_t n, long drop_after, const FmFileMeta *meta);
+
+typedef struct {
+    const char *solver, *checkpoint, *weights, *sample_config;
+    long steps, nfe, seed;
+    double t_min, t_max;
+    double energy_distance; /* NaN when not computed */
+} FmSampleInfo;
+
+/* Writes a samples file (traj, t and ref may be NULL / 0). 0 or -1. */
+int fm_samples_write(const char *path, const float *samples, size_t N, size_t D, const float *traj, size_t T,
+                     size_t NT, const double *t, const float *ref, size_t M, const FmFileMeta *meta,
+                     const FmSampleInfo *info);
+
+#endif

@@ -1,0 +1,12 @@
+/* metrics.h - sample-quality metrics between two point sets. */
+#ifndef FM_METRICS_H
+#define FM_METRICS_H
+
+#include <stddef.h>
+
+/* Energy distance  2 E|X - Y| - E|X - X'| - E|Y - Y'|  (Szekely), with the V-statistic
+ * (all pairs, including i = j in the within-set terms) for x (n, D) and y (m, D). Zero iff
+ * the two empirical distributions coincide; O(n m D), OpenMP-parallel. */
+double fm_energy_distance(const float *x, size_t n, const float *y, size_t m, size_t D);
+
+#endif

@@ -1,0 +1,39 @@
+/* train.h - the training configuration and the `fmtrain train` command. */
+#ifndef FM_TRAIN_H
+#define FM_TRAIN_H
+
+#include "fm/config.h"
+#include "fm/model.h"
+#include "fm/path.h"
+#include "fm/toy.h"
+
+typedef struct {
+    char data[64], objective[32], path[32], model[16], lr_schedule[16], t_dist[16], out[1024];
+    long width, depth, temb, batch, micro_batch, steps, warmup, seed, log_every, ckpt_every, check_every;
+    double lr, min_lr, weight_decay, beta1, beta2, adam_eps, clip, ema, t_eps;
+    int resume;
+} FmTrainConfig;
+
+extern const FmOptTable fm_train_opts;
+
+/* What a configuration resolves to: parsed names and the network. */
+typedef struct {
+    FmToyKind data;
+    FmPred objective;
+    FmSchedule sched;
+    double t_max; /* training times t lie in [0, t_max] */
+    FmMlp net;
+} FmSetup;
+
+/* Validates names and sizes and builds the network table. 0 or -1 (fm_err_set). */
+int fm_setup_resolve(FmSetup *su, const FmTrainConfig *cfg);
+
+/* Upper end of training times: 1 - t_eps, with t_eps < 0 meaning automatic
+ * (0.01 for the score objective, whose target -eps/beta explodes at t = 1; 1e-3 for
+ * the vp path, whose beta_dot is infinite at t = 1; 0 otherwise). */
+double fm_train_t_max(const FmTrainConfig *cfg, FmPred objective, const FmSchedule *sched);
+
+/* `fmtrain train ...` (argv[0] is the first flag). Returns the process exit code. */
+int fm_train_main(int argc, char **argv);
+
+#endif

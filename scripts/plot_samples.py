@@ -1,0 +1,238 @@
+#!/usr/bin/python3
+"""Plot generated samples from an fmtrain samples file (samples.h5).
+
+D = 2: two panels, /reference (grey) | /samples (coloured), same limits, equal aspect.
+D = 1: overlaid density histograms of samples and reference.
+D > 2: as D = 2, using the first two coordinates (noted on the figure).
+/reference is optional; without it only the samples are drawn.
+
+Run with Debian's interpreter:  /usr/bin/python3 scripts/plot_samples.py samples.h5 -o samples.png
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+PROG = os.path.basename(sys.argv[0])
+SAMPLE_COLOR = "tab:blue"
+REF_COLOR = "0.45"
+
+
+def die(msg):
+    print("%s: error: %s" % (PROG, msg), file=sys.stderr)
+    sys.exit(2)
+
+
+def warn(msg):
+    print("%s: warning: %s" % (PROG, msg), file=sys.stderr)
+
+
+def attr_str(f, name, default="?"):
+    """Root attribute as a plain string (handles bytes, numpy scalars, 1-element arrays)."""
+    if name not in f.attrs:
+        return default
+    v = f.attrs[name]
+    if isinstance(v, np.ndarray):
+        v = v.item() if v.size == 1 else v.tolist()
+    if isinstance(v, (bytes, np.bytes_)):
+        v = v.decode("utf-8", "replace")
+    if isinstance(v, (float, np.floating)):
+        return "%g" % v
+    v = str(v).strip().rstrip("\x00")
+    return v if v else default
+
+
+def as_points(a, name):
+    """Dataset -> (N, D) float64 array."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2:
+        die("/%s has shape %s, expected N x D" % (name, a.shape))
+    return a
+
+
+def finite_rows(a, name):
+    ok = np.all(np.isfinite(a), axis=1)
+    bad = int((~ok).sum())
+    if bad:
+        warn("/%s: dropping %d rows with NaN/inf" % (name, bad))
+    return a[ok], bad
+
+
+def robust_range(values, lo_pct=0.5, hi_pct=99.5, pad=0.08):
+    """(lo, hi) from percentiles of the pooled finite values, padded; never degenerate."""
+    v = np.concatenate([np.asarray(x, dtype=np.float64).ravel() for x in values])
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return -1.0, 1.0
+    lo, hi = np.percentile(v, [lo_pct, hi_pct])
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5 * (abs(lo) + 1), hi + 0.5 * (abs(hi) + 1)
+    p = pad * (hi - lo)
+    return lo - p, hi + p
+
+
+def marker_style(n):
+    """Point size and alpha that stay readable from a few hundred to ~1e5 points."""
+    s = float(np.clip(12000.0 / max(n, 1), 0.4, 8.0))
+    a = float(np.clip(4000.0 / max(n, 1), 0.12, 0.8))
+    return s, a
+
+
+def n_outside(p, xl, yl):
+    return int(np.sum((p[:, 0] < xl[0]) | (p[:, 0] > xl[1]) | (p[:, 1] < yl[0]) | (p[:, 1] > yl[1])))
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description="Plot generated samples (and held-out reference data) from an fmtrain samples file.")
+    ap.add_argument("samples", metavar="SAMPLES.h5", help="samples file written by fmtrain")
+    ap.add_argument("-o", "--out", metavar="PNG", default="samples.png",
+                    help="output image (default: %(default)s)")
+    ap.add_argument("--max-points", type=int, default=20000,
+                    help="random subset drawn per scatter panel (default: %(default)s)")
+    ap.add_argument("--bins", type=int, default=0, help="histogram bins for D = 1 (default: automatic)")
+    ap.add_argument("--dpi", type=int, default=110, help="image resolution (default: %(default)s)")
+    args = ap.parse_args()
+
+    if not os.path.isfile(args.samples):
+        die("no such file: %s" % args.samples)
+
+    import h5py
+    try:
+        f = h5py.File(args.samples, "r")
+    except OSError as e:
+        die("cannot open %s as HDF5: %s" % (args.samples, e))
+
+    with f:
+        if "samples" not in f:
+            die("%s: missing dataset /samples (is this a samples file?)" % args.samples)
+        x = as_points(f["samples"][()], "samples")
+        ref = as_points(f["reference"][()], "reference") if "reference" in f else None
+        meta = {k: attr_str(f, k) for k in
+                ("data", "objective", "solver", "steps", "nfe", "seed", "checkpoint", "t_min", "t_max")}
+
+    n_all, D = x.shape
+    if n_all == 0 or D == 0:
+        die("%s: /samples is empty (shape %s)" % (args.samples, x.shape))
+    if ref is not None and ref.shape[1] != D:
+        warn("/reference has D=%d but /samples has D=%d; reference ignored" % (ref.shape[1], D))
+        ref = None
+    if ref is not None and ref.shape[0] == 0:
+        ref = None
+    x, x_bad = finite_rows(x, "samples")
+    if ref is not None:
+        ref, _ = finite_rows(ref, "reference")
+    if x.shape[0] == 0:
+        die("%s: /samples contains no finite rows" % args.samples)
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    title = "samples: data=%s  objective=%s  |  solver=%s  steps=%s  nfe=%s" % (
+        meta["data"], meta["objective"], meta["solver"], meta["steps"], meta["nfe"])
+    sub = ["%s: %d samples, D=%d" % (os.path.basename(args.samples), n_all, D)]
+    if ref is not None:
+        sub.append("%d reference" % ref.shape[0])
+    sub.append("seed=%s" % meta["seed"])
+    if meta["t_min"] != "?" or meta["t_max"] != "?":
+        sub.append("t: %s \u2192 %s" % (meta["t_min"], meta["t_max"]))
+    if meta["checkpoint"] != "?":
+        sub.append("ckpt=%s" % meta["checkpoint"])
+    if x_bad:
+        sub.append("%d non-finite samples dropped" % x_bad)
+    subtitle = "  \u00b7  ".join(sub)
+
+    rng = np.random.default_rng(0)
+
+    def subset(p):
+        if p.shape[0] > args.max_points:
+            return p[rng.choice(p.shape[0], args.max_points, replace=False)]
+        return p
+
+    if D == 1:
+        fig, ax = plt.subplots(figsize=(8, 4.8))
+        pools = [x[:, 0]] + ([ref[:, 0]] if ref is not None else [])
+        lo, hi = robust_range(pools, 0.25, 99.75, 0.05)
+        nb = args.bins if args.bins > 0 else int(np.clip(np.sqrt(x.shape[0]) * 1.5, 20, 120))
+        bins = np.linspace(lo, hi, nb + 1)
+        if ref is not None:
+            ax.hist(ref[:, 0], bins=bins, density=True, histtype="stepfilled",
+                    color=REF_COLOR, alpha=0.4,
+                    label="reference (n=%d)  mean %.3g, std %.3g" % (ref.shape[0], ref.mean(), ref.std()))
+        ax.hist(x[:, 0], bins=bins, density=True, histtype="stepfilled",
+                color=SAMPLE_COLOR, alpha=0.18)
+        ax.hist(x[:, 0], bins=bins, density=True, histtype="step", color=SAMPLE_COLOR, lw=1.6,
+                label="samples (n=%d)  mean %.3g, std %.3g" % (x.shape[0], x.mean(), x.std()))
+        out = int(np.sum((x[:, 0] < lo) | (x[:, 0] > hi)))
+        if out:
+            ax.text(0.99, 0.02, "%d samples outside the plotted range" % out, transform=ax.transAxes,
+                    ha="right", va="bottom", fontsize=8, color="0.35")
+        ax.set_xlim(lo, hi)
+        ax.set_xlabel("x")
+        ax.set_ylabel("density")
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="upper right", fontsize=9, framealpha=0.9)
+        ax.set_title(subtitle, fontsize=8.5, color="0.3")
+        fig.suptitle(title, fontsize=11.5)
+    else:
+        xs = subset(x)
+        rs = subset(ref) if ref is not None else None
+        pools = [x] + ([ref] if ref is not None else [])
+        xl = robust_range([p[:, 0] for p in pools])
+        yl = robust_range([p[:, 1] for p in pools])
+        panels = ([("reference (n=%d)" % ref.shape[0], rs, REF_COLOR)] if ref is not None else []) + \
+                 [("samples (n=%d)" % x.shape[0], xs, SAMPLE_COLOR)]
+        npan = len(panels)
+        w = max(1e-9, xl[1] - xl[0])
+        h = max(1e-9, yl[1] - yl[0])
+        if w >= h:  # size each panel to the data's aspect ratio, ~5-6.5 in on the long side
+            panel_w = 6.5 if npan > 1 else 7.0
+            panel_h = float(np.clip(panel_w * h / w, 2.8, panel_w))
+        else:
+            panel_h = 5.5
+            panel_w = float(np.clip(panel_h * w / h, 3.2, panel_h))
+        fig, axes = plt.subplots(1, npan, figsize=(panel_w * npan + 0.8, panel_h + 1.3),
+                                 sharex=True, sharey=True, squeeze=False)
+        axes = axes[0]
+        for ax, (label, p, color) in zip(axes, panels):
+            s, a = marker_style(p.shape[0])
+            ax.scatter(p[:, 0], p[:, 1], s=s, alpha=a, color=color, lw=0, rasterized=True)
+            ax.set_xlim(*xl)
+            ax.set_ylim(*yl)
+            ax.set_aspect("equal", adjustable="box")
+            ax.set_title(label, fontsize=10)
+            ax.set_xlabel("x0")
+            ax.grid(True, alpha=0.25)
+            full = ref if color == REF_COLOR else x
+            out = n_outside(full, xl, yl)
+            note = []
+            if out:
+                note.append("%d outside view" % out)
+            if full.shape[0] > p.shape[0]:
+                note.append("%d of %d drawn" % (p.shape[0], full.shape[0]))
+            if note:
+                ax.text(0.99, 0.01, ", ".join(note), transform=ax.transAxes, ha="right", va="bottom",
+                        fontsize=7.5, color="0.35")
+        axes[0].set_ylabel("x1")
+        if D > 2:
+            fig.text(0.5, 0.01, "note: D=%d, showing only the first two coordinates (x0, x1)" % D,
+                     ha="center", va="bottom", fontsize=9, color="tab:red")
+        fig.suptitle(title + "\n" + subtitle, fontsize=10.5)
+        if npan == 1:
+            axes[0].set_title(panels[0][0] + "  (no /reference in file)", fontsize=10)
+            fig.suptitle(title + "\n" + subtitle, fontsize=9)
+
+    fig.tight_layout(rect=(0, 0.03 if D > 2 else 0, 1, 1))
+    try:
+        fig.savefig(args.out, dpi=args.dpi)
+    except OSError as e:
+        die("cannot write %s: %s" % (args.out, e))
+    print(args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+/* config.c - table-driven options over INI files (libinih) and command-line flags. */
+#define _POSIX_C_SOURCE 200809L
+#include "fm/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "fm/common.h"
+
+static const FmOption *find(const FmOptTable *tab, const char *name) {
+    for (size_t i = 0; i < tab->count; i++)
+        if (strcmp(tab->opts[i].name, name) == 0) return &tab->opts[i];
+    return NULL;
+}
+
+static int parse_bool(const char *v, int *out) {
+    if (!strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on"))
+        *out = 1;
+    else if (!strcasecmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off"))
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
+void fm_opts_defaults(const FmOptTable *tab, void *cfg) {
+    for (size_t i = 0; i < tab->count; i++) {
+        int rc = fm_opts_set(tab, cfg, tab->opts[i].name, tab->opts[i].def);
+        FM_CHECK(rc == 0, "bad default for --%s: %s", tab->opts[i].name, fm_err_msg());
+    }
+}
+
+int fm_opts_set(const FmOptTable *tab, void *cfg, const char *name, const char *value) {
+    const FmOption *o = find(tab, name);
+    if (!o) return fm_err_set("unknown option '%s' for 'fmtrain %s' (see fmtrain %s --help)", name, tab->command, tab->command);
+    char *field = (char *)cfg + o->offset, *end = NULL;
+    errno = 0;
+    switch (o->type) {
+    case FM_OPT_INT: {
+        long long v = strtoll(value, &end, 10);
+        if (!*value || *end || errno)
+            return fm_err_set("invalid value '%s' for --%s: expected an integer", value, name);
+        if ((double)v < o->min || (double)v > o->max)
+            return fm_err_set("value %lld for --%s is out of range [%.15g, %.15g]", v, name, o->min, o->max);
+        *(long *)field = (long)v;
+        break;
+    }
+    case FM_OPT_DOUBLE: {
+        double v = strtod(value, &end);
+        if (!*value || *end || errno || !isfinite(v))
+            return fm_err_set("invalid value '%s' for --%s: expected a finite number", value, name);
+        if (v < o->min || v > o->max)
+            return fm_err_set("value %g for --%s is out of range [%g, %g]", v, name, o->min, o->max);
+        *(double *)field = v;
+        break;
+    }
+    case FM_OPT_BOOL: {
+        int b;
+        if (parse_bool(value, &b))
+            return fm_err_set("invalid value '%s' for --%s: expected 1/0, true/false or yes/no", value, name);
+        *(int *)field = b;
+        break;
+    }
+    case FM_OPT_STRING:
+        if (strlen(value) >= o->size)
+            return fm_err_set("value for --%s is too long (%zu characters, at most %zu)", name, strlen(value),
+                              o->size - 1);
+        memcpy(field, value, strlen(value) + 1);
+        break;
+    }
+    return 0;
+}
+
+typedef struct {
+    const FmOptTable *tab;
+    void *cfg;
+    const char *source;
+    int failed;
+} IniCtx;
+
+static int on_ini_line(void *user, const char *section, const char *name, const char *value) {
+    IniCtx *c = user;
+    if (c->failed) return 1;
+    if (section[0] && strcmp(section, c->tab->command) && strcmp(section, "fmtrain")) return 1; /* other commands' sections */
+    if (strcmp(name, "config") == 0) {
+        fm_err_set("%s: 'config' cannot be set inside a config file", c->source);
+        c->failed = 1;
+        return 1;
+    }
+    if (fm_opts_set(c->tab, c->cfg, name, value)) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", fm_err_msg());
+        fm_err_set("%s: %s", c->source, msg);
+        c->failed = 1;
+    }
+    return 1;
+}
+
+int fm_opts_load_file(const FmOptTable *tab, void *cfg, const char *path) {
+    IniCtx c = {tab, cfg, path, 0};
+    int rc = ini_parse(path, on_ini_line, &c);
+    if (rc == -1) return fm_err_set("cannot open config file '%s': %s", path, strerror(errno ? errno : ENOENT));
+    if (rc == -2) return fm_err_set("out of memory reading config file '%s'", path);
+    if (c.failed) return -1;
+    if (rc > 0) return fm_err_set("%s:%d: malformed line (expected 'key = value' or '[section]')", path, rc);
+    return 0;
+}
+
+int fm_opts_load_string(const FmOptTable *tab, void *cfg, const char *text) {
+    IniCtx c = {tab, cfg, "stored configuration", 0};
+    int rc = ini_parse_string(text, on_ini_line, &c);
+    if (c.failed) return -1;
+    if (rc) return fm_err_set("stored configuration: malformed line %d", rc);
+    return 0;
+}
+
+int fm_opts_parse(const FmOptTable *tab, void *cfg, int argc, char **argv, int *help) {
+    *help = 0;
+    fm_opts_defaults(tab, cfg);
+    /* pass 1: --help and --config */
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            *help = 1;
+            return 0;
+        }
+        const char *file = NULL;
+        if (!strcmp(argv[i], "--config")) {
+            if (i + 1 >= argc) return fm_err_set("--config needs a file name");
+            file = argv[++i];
+        } else if (!strncmp(argv[i], "--config=", 9)) {
+            file = argv[i] + 9;
+        }
+        if (file && fm_opts_load_file(tab, cfg, file)) return -1;
+    }
+    /* pass 2: the flags, in order */
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) || !a[2]) return fm_err_set("unexpected argument '%s' (options are --name value)", a);
+        char name[64];
+        const char *value = NULL, *eq = strchr(a + 2, '=');
+        size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        if (len >= sizeof name) return fm_err_set("unknown option '%.60s...'", a);
+        memcpy(name, a + 2, len);
+        name[len] = '\0';
+        if (!strcmp(name, "config")) {
+            if (!eq) i++;
+            continue;
+        }
+        const FmOption *o = find(tab, name);
+        if (!o)
+            return fm_err_set("unknown option '--%s' for 'fmtrain %s' (see fmtrain %s --help)", name, tab->command,
+                              tab->command);
+        if (eq)
+            value = eq + 1;
+        else if (o->type == FM_OPT_BOOL && (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2)))
+            value = "1"; /* a bare boolean flag */
+        else if (i + 1 >= argc)
+            return fm_err_set("option --%s needs a value", name);
+        else
+            value = argv[++i];
+        if (fm_opts_set(tab, cfg, name, value)) return -1;
+    }
+    return 0;
+}
+
+static void format_value(char *buf, size_t size, const FmOption *o, const void *cfg) {
+    const char *field = (const char *)cfg + o->offset;
+    switch (o->type) {
+    case FM_OPT_INT: snprintf(buf, size, "%ld", *(const long *)field); break;
+    case FM_OPT_DOUBLE: snprintf(buf, size, "%.17g", *(const double *)field); break;
+    case FM_OPT_BOOL: snprintf(buf, size, "%d", *(const int *)field); break;
+    case FM_OPT_STRING: snprintf(buf, size, "%s", field); break;
+    }
+}
+
+size_t fm_opts_format(const FmOptTable *tab, const void *cfg, char *buf, size_t size, int model_only) {
+    size_t used = 0;
+    char val[1100];
+    buf[0] = '\0';
+    for (size_t i = 0; i < tab->count; i++) {
+        if (model_only && !tab->opts[i].model) continue;
+        format_value(val, sizeof val, &tab->opts[i], cfg);
+        int n = snprintf(buf + used, size - used, "%s = %s\n", tab->opts[i].name, val);
+        FM_CHECK(n >= 0 && (size_t)n < size - used, "configuration text exceeds %zu bytes", size);
+        used += (size_t)n;
+    }
+    return used;
+}
+
+void fm_opts_help(const FmOptTable *tab, FILE *f) {
+    fprintf(f, "usage: fmtrain %s [--config FILE] [--option value ...]\n\n%s\n\n", tab->command, tab->summary);
+    fprintf(f, "  --config FILE          INI file of 'option = value' lines (top level or [%s] section);\n"
+               "                         command-line flags override it\n", tab->command);
+    for (size_t i = 0; i < tab->count; i++) {
+        const FmOption *o = &tab->opts[i];
+        char flag[64];
+        const char *meta = o->type == FM_OPT_INT ? " N" : o->type == FM_OPT_DOUBLE ? " X" : o->type == FM_OPT_STRING ? " S" : "";
+        snprintf(flag, sizeof flag, "--%s%s", o->name, meta);
+        fprintf(f, "  %-22s %s [default: %s]\n", flag, o->help, o->def[0] ? o->def : "\"\"");
+    }
+}

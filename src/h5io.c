@@ -1,0 +1,404 @@
+/* h5io.c - checkpoints, training log and samples in HDF5 (the only file that includes <hdf5.h>).
+ * Every HDF5 call is checked; errors name the file (and dataset) and return -1 with
+ * fm_err_set, so the caller can agree with the other ranks and exit cleanly. */
+#define _POSIX_C_SOURCE 200809L
+#include "fm/h5io.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fm/common.h"
+
+#ifndef FM_BUILD_FLAGS
+#define FM_BUILD_FLAGS "unknown"
+#endif
+
+/* HDF5 prints its own error stack by default; we report one line ourselves. */
+static void quiet(void) {
+    static int done = 0;
+    if (!done) H5Eset_auto2(H5E_DEFAULT, NULL, NULL), done = 1;
+}
+
+/* ---- attributes ---- */
+
+static int attr_str(hid_t loc, const char *name, const char *val) {
+    if (!val) return 0;
+    hid_t t = H5Tcopy(H5T_C_S1), s = H5Screate(H5S_SCALAR);
+    H5Tset_size(t, strlen(val) + 1);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
+    hid_t a = H5Acreate2(loc, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, t, val);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(s);
+    H5Tclose(t);
+    return rc < 0 ? -1 : 0;
+}
+
+static int attr_num(hid_t loc, const char *name, hid_t type, const void *val) {
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(loc, name, type, s, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, type, val);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(s);
+    return rc < 0 ? -1 : 0;
+}
+static int attr_i64(hid_t loc, const char *name, long v) {
+    int64_t x = v;
+    return attr_num(loc, name, H5T_NATIVE_INT64, &x);
+}
+static int attr_f64(hid_t loc, const char *name, double v) { return attr_num(loc, name, H5T_NATIVE_DOUBLE, &v); }
+
+static int read_attr_i64(hid_t loc, const char *name, long *v) {
+    if (H5Aexists(loc, name) <= 0) return -1;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    int64_t x = 0;
+    herr_t rc = H5Aread(a, H5T_NATIVE_INT64, &x);
+    H5Aclose(a);
+    *v = (long)x;
+    return rc < 0 ? -1 : 0;
+}
+
+/* A string attribute (fixed or variable length) as a malloc'ed string, or NULL. */
+static char *read_attr_str(hid_t loc, const char *name) {
+    if (H5Aexists(loc, name) <= 0) return NULL;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0) return NULL;
+    hid_t ft = H5Aget_type(a);
+    char *out = NULL;
+    if (H5Tget_class(ft) == H5T_STRING) {
+        if (H5Tis_variable_str(ft) > 0) {
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, H5T_VARIABLE);
+            char *v = NULL;
+            if (H5Aread(a, mt, &v) >= 0 && v) {
+                out = strdup(v);
+                H5free_memory(v);
+            }
+            H5Tclose(mt);
+        } else {
+            size_t n = H5Tget_size(ft);
+            if (n > 0 && n < (64u << 20)) {
+                out = fm_calloc(n + 1, 1);
+                hid_t mt = H5Tcopy(H5T_C_S1);
+                H5Tset_size(mt, n + 1);
+                if (H5Aread(a, mt, out) < 0) free(out), out = NULL;
+                H5Tclose(mt);
+            }
+        }
+    }
+    H5Tclose(ft);
+    H5Aclose(a);
+    return out;
+}
+
+static int write_meta(hid_t f, const char *format, const FmFileMeta *m) {
+    char when[64];
+    time_t now = time(NULL);
+    struct tm tmv;
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tmv));
+    char host[256] = "unknown";
+    gethostname(host, sizeof host - 1);
+    int rc = attr_str(f, "format", format) | attr_i64(f, "format_version", FM_CKPT_FORMAT_VERSION) |
+             attr_str(f, "fmtrain_version", FM_VERSION) |
+             attr_str(f, "build", "gcc " __VERSION__ " " FM_BUILD_FLAGS) | attr_str(f, "created", when) |
+             attr_str(f, "host", host) | attr_i64(f, "world_size", m->world_size) | attr_str(f, "config", m->config) |
+             attr_str(f, "objective", m->objective) | attr_str(f, "path", m->path) | attr_str(f, "data", m->data) |
+             attr_str(f, "model", m->model);
+    return rc ? -1 : 0;
+}
+
+/* ---- datasets ---- */
+
+static int write_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, const void *buf) {
+    hid_t s = H5Screate_simple(rank, dims, NULL);
+    hid_t d = H5Dcreate2(loc, name, type, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = d < 0 ? -1 : H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(s);
+    return rc < 0 ? -1 : 0;
+}
+
+static int write_floats(hid_t loc, const char *name, const float *buf, size_t n) {
+    hsize_t dims[1] = {n};
+    return write_dataset(loc, name, H5T_NATIVE_FLOAT, 1, dims, buf);
+}
+
+/* ---- checkpoints ---- */
+
+int fm_ckpt_write(const char *dir, long step, const FmFileMeta *meta, const FmParamTable *tab, const float *params,
+                  const float *adam_m, const float *adam_v, const float *ema, char *path, size_t path_size) {
+    quiet();
+    char tmp[4200];
+    int n = snprintf(path, path_size, "%s/ckpt-%08ld.h5", dir, step);
+    if (n < 0 || (size_t)n >= path_size) return fm_err_set("checkpoint path too long in '%s'", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) return fm_err_set("cannot create checkpoint '%s' (directory missing or not writable?)", tmp);
+    int rc = write_meta(f, "fmtrain-checkpoint", meta);
+    rc |= attr_i64(f, "step", step) | attr_i64(f, "param_count", (long)tab->total);
+    rc |= write_floats(f, "params", params, tab->total);
+    if (adam_m) rc |= write_floats(f, "adam_m", adam_m, tab->total);
+    if (adam_v) rc |= write_floats(f, "adam_v", adam_v, tab->total);
+    if (ema) rc |= write_floats(f, "ema", ema, tab->total);
+    hid_t g = H5Gcreate2(f, "tensors", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    rc |= g < 0;
+    for (int i = 0; g >= 0 && i < tab->count; i++) {
+        const FmTensor *t = &tab->t[i];
+        int64_t row[4] = {(int64_t)t->off, (int64_t)t->rows, (int64_t)t->cols, t->decay};
+        hsize_t dims[1] = {4};
+        rc |= write_dataset(g, t->name, H5T_NATIVE_INT64, 1, dims, row);
+    }
+    if (g >= 0) H5Gclose(g);
+    /* the data must be on disk before the rename makes the file "complete" */
+    if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) rc = 1;
+    if (H5Fclose(f) < 0) rc = 1;
+    if (rc) {
+        unlink(tmp);
+        return fm_err_set("writing checkpoint '%s' failed (disk full or not writable?)", tmp);
+    }
+    if (rename(tmp, path)) {
+        int e = errno;
+        unlink(tmp);
+        return fm_err_set("cannot rename '%s' to '%s': %s", tmp, path, strerror(e));
+    }
+    /* latest.h5 -> ckpt-...h5, replaced atomically through a temporary link */
+    char link_tmp[4200], link[4200];
+    snprintf(link, sizeof link, "%s/latest.h5", dir);
+    snprintf(link_tmp, sizeof link_tmp, "%s/.latest.h5.tmp", dir);
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    unlink(link_tmp);
+    if (symlink(base, link_tmp) || rename(link_tmp, link))
+        return fm_err_set("cannot update '%s': %s", link, strerror(errno));
+    return 0;
+}
+
+static int ckpt_validate(const char *path) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return -1;
+    long step = -1, v = -1;
+    char *fmt = read_attr_str(f, "format");
+    int ok = fmt && !strcmp(fmt, "fmtrain-checkpoint") && read_attr_i64(f, "step", &step) == 0 &&
+             read_attr_i64(f, "format_version", &v) == 0 && H5Lexists(f, "params", H5P_DEFAULT) > 0;
+    free(fmt);
+    H5Fclose(f);
+    return ok ? 0 : -1;
+}
+
+int fm_ckpt_find(const char *where, char *path, size_t path_size) {
+    quiet();
+    struct stat st;
+    if (stat(where, &st)) return fm_err_set("checkpoint '%s' does not exist", where);
+    if (!S_ISDIR(st.st_mode)) {
+        if (fm_strlcpy(path, where, path_size)) return -1;
+        return 0;
+    }
+    DIR *d = opendir(where);
+    if (!d) return fm_err_set("cannot read directory '%s': %s", where, strerror(errno));
+    /* collect the steps of ckpt-SSSSSSSS.h5 files, try the newest first */
+    long steps[4096];
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 4096) {
+        long s;
+        char tail[8];
+        if (sscanf(e->d_name, "ckpt-%ld.h5%7s", &s, tail) == 1 && strlen(e->d_name) == 16) steps[n++] = s;
+    }
+    closedir(d);
+    while (n > 0) {
+        size_t best = 0;
+        for (size_t i = 1; i < n; i++)
+            if (steps[i] > steps[best]) best = i;
+        snprintf(path, path_size, "%s/ckpt-%08ld.h5", where, steps[best]);
+        if (ckpt_validate(path) == 0) return 0;
+        fprintf(stderr, "fmtrain: warning: skipping unreadable checkpoint '%s'\n", path);
+        steps[best] = steps[--n];
+    }
+    return 1;
+}
+
+int fm_ckpt_read_meta(const char *path, long *step, size_t *count, char **config) {
+    quiet();
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return fm_err_set("cannot open checkpoint '%s' (missing, truncated or not HDF5)", path);
+    int rc = 0;
+    long v = -1, n = -1;
+    char *fmt = read_attr_str(f, "format");
+    if (!fmt || strcmp(fmt, "fmtrain-checkpoint"))
+        rc = fm_err_set("'%s' is not an fmtrain checkpoint (attribute 'format' is %s)", path, fmt ? fmt : "missing");
+    else if (read_attr_i64(f, "format_version", &v) || v != FM_CKPT_FORMAT_VERSION)
+        rc = fm_err_set("checkpoint '%s' has format version %ld, this fmtrain reads %d", path, v, FM_CKPT_FORMAT_VERSION);
+    else if (read_attr_i64(f, "step", step) || *step < 0)
+        rc = fm_err_set("checkpoint '%s': attribute 'step' missing or invalid", path);
+    else if (read_attr_i64(f, "param_count", &n) || n <= 0)
+        rc = fm_err_set("checkpoint '%s': attribute 'param_count' missing or invalid", path);
+    else if (!(*config = read_attr_str(f, "config")))
+        rc = fm_err_set("checkpoint '%s': attribute 'config' missing", path);
+    *count = (size_t)(n > 0 ? n : 0);
+    free(fmt);
+    H5Fclose(f);
+    return rc;
+}
+
+static int read_floats(hid_t f, const char *file, const char *name, float *dst, size_t n) {
+    if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return fm_err_set("checkpoint '%s' has no dataset '/%s'", file, name);
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) return fm_err_set("checkpoint '%s': cannot open '/%s'", file, name);
+    hid_t s = H5Dget_space(d);
+    hsize_t dims[2] = {0, 0};
+    int rank = H5Sget_simple_extent_ndims(s);
+    if (rank == 1) H5Sget_simple_extent_dims(s, dims, NULL);
+    H5Sclose(s);
+    hid_t t = H5Dget_type(d);
+    int is_float = H5Tget_class(t) == H5T_FLOAT;
+    H5Tclose(t);
+    int rc = 0;
+    if (rank != 1 || dims[0] != n)
+        rc = fm_err_set("checkpoint '%s': '/%s' has the wrong shape (expected %zu values)", file, name, n);
+    else if (!is_float)
+        rc = fm_err_set("checkpoint '%s': '/%s' is not floating point", file, name);
+    else if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
+        rc = fm_err_set("checkpoint '%s': reading '/%s' failed (file truncated?)", file, name);
+    H5Dclose(d);
+    if (rc == 0)
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(dst[i])) return fm_err_set("checkpoint '%s': '/%s' holds non-finite values", file, name);
+    return rc;
+}
+
+int fm_ckpt_read(const char *path, const FmParamTable *tab, float *params, float *adam_m, float *adam_v, float *ema) {
+    quiet();
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return fm_err_set("cannot open checkpoint '%s'", path);
+    const char *names[4] = {"params", "adam_m", "adam_v", "ema"};
+    float *dst[4] = {params, adam_m, adam_v, ema};
+    int rc = 0;
+    for (int i = 0; i < 4 && rc == 0; i++)
+        if (dst[i]) rc = read_floats(f, path, names[i], dst[i], tab->total);
+    H5Fclose(f);
+    return rc;
+}
+
+/* ---- training log ---- */
+
+static const char *LOG_COLS[6] = {"step", "loss", "lr", "grad_norm", "samples_per_s", "time"};
+
+int fm_log_append(const char *path, const FmLogRow *rows, size_t n, long drop_after, const FmFileMeta *meta) {
+    quiet();
+    hid_t f = -1;
+    if (access(path, F_OK) == 0) {
+        f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+        if (f < 0) return fm_err_set("cannot open training log '%s' for appending", path);
+    } else {
+        f = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+        if (f < 0) return fm_err_set("cannot create training log '%s'", path);
+        int rc = write_meta(f, "fmtrain-log", meta);
+        hsize_t zero[1] = {0}, unl[1] = {H5S_UNLIMITED}, chunk[1] = {1024};
+        hid_t s = H5Screate_simple(1, zero, unl), p = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_chunk(p, 1, chunk);
+        for (int c = 0; c < 6; c++) {
+            hid_t d = H5Dcreate2(f, LOG_COLS[c], c ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64, s, H5P_DEFAULT, p, H5P_DEFAULT);
+            if (d < 0) rc = -1;
+            else H5Dclose(d);
+        }
+        H5Pclose(p);
+        H5Sclose(s);
+        if (rc) {
+            H5Fclose(f);
+            return fm_err_set("cannot initialise training log '%s'", path);
+        }
+    }
+    int rc = 0;
+    hsize_t cur = 0;
+    {
+        hid_t d = H5Dopen2(f, "step", H5P_DEFAULT), s = d < 0 ? -1 : H5Dget_space(d);
+        if (s >= 0) H5Sget_simple_extent_dims(s, &cur, NULL), H5Sclose(s);
+        if (d < 0) rc = -1;
+        /* on resume, forget rows logged after the checkpoint we resumed from */
+        if (d >= 0 && drop_after >= 0 && cur > 0) {
+            int64_t *st = fm_calloc(cur, sizeof *st);
+            if (H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, st) < 0) rc = -1;
+            hsize_t keep = 0;
+            while (keep < cur && st[keep] <= drop_after) keep++;
+            cur = keep;
+            free(st);
+        }
+        if (d >= 0) H5Dclose(d);
+    }
+    double *col = fm_calloc(n ? n : 1, sizeof *col);
+    for (int c = 0; c < 6 && rc == 0; c++) {
+        hid_t d = H5Dopen2(f, LOG_COLS[c], H5P_DEFAULT);
+        if (d < 0) {
+            rc = -1;
+            break;
+        }
+        hsize_t newsize[1] = {cur + n}, off[1] = {cur}, cnt[1] = {n};
+        if (H5Dset_extent(d, newsize) < 0) rc = -1;
+        if (n > 0 && rc == 0) {
+            hid_t fs = H5Dget_space(d), ms = H5Screate_simple(1, cnt, NULL);
+            H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL);
+            if (c == 0) {
+                int64_t *st = fm_calloc(n, sizeof *st);
+                for (size_t i = 0; i < n; i++) st[i] = rows[i].step;
+                if (H5Dwrite(d, H5T_NATIVE_INT64, ms, fs, H5P_DEFAULT, st) < 0) rc = -1;
+                free(st);
+            } else {
+                for (size_t i = 0; i < n; i++)
+                    col[i] = c == 1 ? rows[i].loss : c == 2 ? rows[i].lr : c == 3 ? rows[i].grad_norm
+                           : c == 4 ? rows[i].samples_per_s : rows[i].time;
+                if (H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, col) < 0) rc = -1;
+            }
+            H5Sclose(ms);
+            H5Sclose(fs);
+        }
+        H5Dclose(d);
+    }
+    free(col);
+    if (H5Fclose(f) < 0) rc = -1;
+    return rc ? fm_err_set("writing training log '%s' failed (disk full or file damaged?)", path) : 0;
+}
+
+/* ---- samples ---- */
+
+int fm_samples_write(const char *path, const float *samples, size_t N, size_t D, const float *traj, size_t T,
+                     size_t NT, const double *t, const float *ref, size_t M, const FmFileMeta *meta,
+                     const FmSampleInfo *info) {
+    quiet();
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) return fm_err_set("cannot create samples file '%s' (directory missing or not writable?)", tmp);
+    int rc = write_meta(f, "fmtrain-samples", meta);
+    rc |= attr_str(f, "solver", info->solver) | attr_str(f, "checkpoint", info->checkpoint) |
+          attr_str(f, "weights", info->weights) | attr_str(f, "sample_config", info->sample_config) |
+          attr_i64(f, "steps", info->steps) | attr_i64(f, "nfe", info->nfe) | attr_i64(f, "seed", info->seed) |
+          attr_f64(f, "t_min", info->t_min) | attr_f64(f, "t_max", info->t_max);
+    if (!isnan(info->energy_distance)) rc |= attr_f64(f, "energy_distance", info->energy_distance);
+    hsize_t d2[2] = {N, D};
+    rc |= write_dataset(f, "samples", H5T_NATIVE_FLOAT, 2, d2, samples);
+    if (traj && T > 0 && NT > 0) {
+        hsize_t d3[3] = {T, NT, D}, d1[1] = {T};
+        rc |= write_dataset(f, "trajectory", H5T_NATIVE_FLOAT, 3, d3, traj);
+        rc |= write_dataset(f, "t", H5T_NATIVE_DOUBLE, 1, d1, t);
+    }
+    if (ref && M > 0) {
+        hsize_t dr[2] = {M, D};
+        rc |= write_dataset(f, "reference", H5T_NATIVE_FLOAT, 2, dr, ref);
+    }
+    if (H5Fclose(f) < 0) rc = 1;
+    if (rc) {
+        unlink(tmp);
+        return fm_err_set("writing samples file '%s' failed", tmp);
+    }
+    if (rename(tmp, path)) return fm_err_set("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+    return 0;
+}

@@ -1,0 +1,95 @@
+/* rng.c - counter-based random streams on Philox4x32-10 (Debian's Random123 header).
+ *
+ * SPEC.md "Toy data" and rng.h: every draw is a pure function of (seed, step, index,
+ * purpose), so results do not depend on the number of ranks, on thread or rank order,
+ * or on other samples' draws, and a resumed run needs no generator state but (seed, step).
+ *
+ * One stream is the sequence of Philox blocks
+ *   out_b = Philox4x32-10(ctr = {b, purpose, index, step}, key = {seed lo, seed hi}),
+ * b = 0, 1, 2, ...; its words are handed out in order out_0[0..3], out_1[0..3], ...
+ *
+ * Word consumption (fixed, so a data item uses a known slice of its stream):
+ *   fm_stream_u32        1 word
+ *   fm_stream_uniform    2 words
+ *   fm_stream_normal     4 words (two uniforms) for every second call; the other call
+ *                        returns the cached second value of the Box-Muller pair
+ *   fm_stream_rademacher 1 word
+ */
+#include "fm/rng.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <Random123/philox.h>
+
+#include "fm/common.h"
+
+void fm_philox4x32_10(uint32_t out[4], const uint32_t ctr[4], const uint32_t key[2]) {
+    philox4x32_ctr_t c = {{ctr[0], ctr[1], ctr[2], ctr[3]}};
+    philox4x32_key_t k = {{key[0], key[1]}};
+    philox4x32_ctr_t r = philox4x32_R(10, c, k);
+    for (int i = 0; i < 4; i++) out[i] = r.v[i];
+}
+
+void fm_stream_init(FmStream *s, uint64_t seed, uint64_t step, uint64_t index, uint32_t purpose) {
+    FM_CHECK(step <= UINT32_MAX, "random stream: step %llu does not fit the 32-bit counter word",
+             (unsigned long long)step);
+    FM_CHECK(index <= UINT32_MAX, "random stream: sample index %llu does not fit the 32-bit counter word",
+             (unsigned long long)index);
+    memset(s, 0, sizeof *s);
+    s->key[0] = (uint32_t)(seed & 0xffffffffu);
+    s->key[1] = (uint32_t)(seed >> 32);
+    s->ctr[0] = 0; /* block number within the stream */
+    s->ctr[1] = purpose;
+    s->ctr[2] = (uint32_t)index;
+    s->ctr[3] = (uint32_t)step;
+    s->pos = 4; /* buffer empty: the first draw generates block 0 */
+    s->has_spare = 0;
+    s->spare = 0.0;
+}
+
+uint32_t fm_stream_u32(FmStream *s) {
+    if (s->pos >= 4) {
+        /* 2^32 blocks = 16 GiB per stream; no caller comes near it, but wrapping would
+         * silently repeat the stream, so it is fatal rather than undefined. */
+        FM_CHECK(s->ctr[0] != UINT32_MAX, "random stream exhausted (2^32 blocks drawn)");
+        fm_philox4x32_10(s->buf, s->ctr, s->key);
+        s->ctr[0]++;
+        s->pos = 0;
+    }
+    return s->buf[s->pos++];
+}
+
+/* Uniform on the open interval (0, 1): the two words form x = (w0 << 32) | w1 and the
+ * result is ((x >> 12) + 0.5) * 2^-52, i.e. one of the 2^52 values {1, 3, 5, ..., 2^53 - 1} / 2^53
+ * (Random123's u01fixedpt_open_open_64_53). Every value has a 53-bit mantissa and is exact,
+ * the grid is symmetric about 1/2 (mean exactly 1/2), and 0 and 1 can never occur, so
+ * log(u) in Box-Muller is always finite. (Using all 53 bits as (u + 0.5) * 2^-53 would not
+ * work: 1 - 2^-54 is not a double and rounds to 1.0.) */
+double fm_stream_uniform(FmStream *s) {
+    uint64_t hi = fm_stream_u32(s);
+    uint64_t lo = fm_stream_u32(s);
+    uint64_t x = (hi << 32) | lo;
+    return ((double)(x >> 12) + 0.5) * 0x1p-52;
+}
+
+/* Box-Muller: with u1, u2 uniform on (0, 1),
+ *   r = sqrt(-2 ln u1),  z0 = r cos(2 pi u2),  z1 = r sin(2 pi u2)
+ * are independent standard normals. z0 is returned now and z1 on the next call. In double
+ * throughout: the smallest u1 is 2^-53, so |z| <= sqrt(2 * 53 ln 2) ~ 8.57. */
+double fm_stream_normal(FmStream *s) {
+    if (s->has_spare) {
+        s->has_spare = 0;
+        return s->spare;
+    }
+    double u1 = fm_stream_uniform(s);
+    double u2 = fm_stream_uniform(s);
+    double r = sqrt(-2.0 * log(u1));
+    double a = 2.0 * FM_PI * u2;
+    s->spare = r * sin(a);
+    s->has_spare = 1;
+    return r * cos(a);
+}
+
+/* Rademacher +-1 from the top bit of one word (Philox output bits are all equally good). */
+double fm_stream_rademacher(FmStream *s) { return (fm_stream_u32(s) >> 31) ? 1.0 : -1.0; }

@@ -1,0 +1,335 @@
+/* train.c - `fmtrain train`: the data-parallel training loop.
+ *
+ * One step (DESIGN.md): the global batch of B samples is a sequence of B/m micro-batches
+ * of m rows; rank r owns a contiguous range of them. Sample i of step s draws its data
+ * item, t and eps from streams keyed by (seed, s, i, purpose), so the global batch does
+ * not depend on the number of ranks. forward + backward per micro-batch accumulate the
+ * gradient of  L = 1/(B D) sum_i ||pred_i - target_i||^2  (SPEC.md); one allreduce sums
+ * it; every rank clips, applies the same AdamW update and EMA.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "fm/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fm/common.h"
+#include "fm/dist.h"
+#include "fm/h5io.h"
+#include "fm/layers.h"
+#include "fm/optim.h"
+#include "fm/rng.h"
+
+double fm_train_t_max(const FmTrainConfig *cfg, FmPred objective, const FmSchedule *sched) {
+    double eps = cfg->t_eps;
+    if (eps < 0) eps = objective == FM_PRED_SCORE ? 1e-2 : sched->kind == FM_SCHED_VP ? 1e-3 : 0.0;
+    return 1.0 - eps;
+}
+
+int fm_setup_resolve(FmSetup *su, const FmTrainConfig *cfg) {
+    memset(su, 0, sizeof *su);
+    if (fm_toy_parse(&su->data, cfg->data)) return -1;
+    if (fm_pred_parse(&su->objective, cfg->objective)) return -1;
+    if (su->objective == FM_PRED_DATA)
+        return fm_err_set("unknown objective '%s' (known: velocity, score, noise)", cfg->objective);
+    if (fm_schedule_parse(&su->sched, cfg->path)) return -1;
+    if (strcmp(cfg->model, "mlp")) return fm_err_set("unknown model '%s' (known: mlp)", cfg->model);
+    if (strcmp(cfg->lr_schedule, "constant") && strcmp(cfg->lr_schedule, "cosine"))
+        return fm_err_set("unknown --lr-schedule '%s' (known: constant, cosine)", cfg->lr_schedule);
+    if (strcmp(cfg->t_dist, "uniform") && strcmp(cfg->t_dist, "logit-normal"))
+        return fm_err_set("unknown --t-dist '%s' (known: uniform, logit-normal)", cfg->t_dist);
+    if (cfg->objective[0] == 'v' && su->sched.kind == FM_SCHED_VP && cfg->t_eps == 0)
+        return fm_err_set("--t-eps 0 with the vp path: its beta_dot is infinite at t = 1 (use t-eps > 0)");
+    if (su->objective == FM_PRED_SCORE && cfg->t_eps == 0)
+        return fm_err_set("--t-eps 0 with the score objective: its target -eps/beta is infinite at t = 1");
+    su->t_max = fm_train_t_max(cfg, su->objective, &su->sched);
+    return fm_mlp_init(&su->net, (size_t)fm_toy_dim(su->data), (size_t)cfg->temb, (size_t)cfg->width,
+                       (size_t)cfg->depth);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path) {
+    char buf[1024];
+    if (fm_strlcpy(buf, path, sizeof buf)) return -1;
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0755) && errno != EEXIST)
+                return fm_err_set("cannot create output directory '%s': %s", buf, strerror(errno));
+            *p = c;
+            if (!c) break;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) || !S_ISDIR(st.st_mode)) return fm_err_set("output path '%s' is not a directory", path);
+    if (access(path, W_OK)) return fm_err_set("output directory '%s' is not writable", path);
+    return 0;
+}
+
+/* Everything the loop touches, allocated once before it. */
+typedef struct {
+    const FmTrainConfig *cfg;
+    FmSetup su;
+    size_t P, D, B, m, nmicro, first_micro; /* ranks, dim, batch, micro-batch, my micro-batches */
+    float *params, *grads, *adam_m, *adam_v, *ema;
+    float *z, *eps, *t, *x, *target; /* (m, D) and (m) */
+    FmMlpActs_f acts;
+    char config_text[8192];
+    FmFileMeta meta;
+} Trainer;
+
+/* Draws micro-batch `mb` of step `step`: rows i = global sample indices mb*m .. mb*m+m-1. */
+static void draw_micro_batch(Trainer *tr, long step, size_t mb) {
+    const size_t D = tr->D, m = tr->m;
+    const int logit = tr->cfg->t_dist[0] == 'l';
+    for (size_t r = 0; r < m; r++) {
+        uint64_t gi = (uint64_t)(mb * m + r);
+        FmStream s;
+        fm_stream_init(&s, (uint64_t)tr->cfg->seed, (uint64_t)step, gi, FM_RNG_DATA);
+        fm_toy_draw(tr->z + r * D, tr->su.data, &s);
+        fm_stream_init(&s, (uint64_t)tr->cfg->seed, (uint64_t)step, gi, FM_RNG_TIME);
+        double t = logit ? 1.0 / (1.0 + exp(-fm_stream_normal(&s))) : fm_stream_uniform(&s);
+        tr->t[r] = (float)(t * tr->su.t_max);
+        fm_stream_init(&s, (uint64_t)tr->cfg->seed, (uint64_t)step, gi, FM_RNG_NOISE);
+        for (size_t d = 0; d < D; d++) tr->eps[r * D + d] = (float)fm_stream_normal(&s);
+        FmCoef c = fm_schedule_eval(&tr->su.sched, tr->t[r]);
+        fm_path_sample(tr->x + r * D, tr->z + r * D, tr->eps + r * D, c, D);
+        fm_path_target(tr->target + r * D, tr->su.objective, tr->z + r * D, tr->eps + r * D, c, D);
+    }
+}
+
+/* Loss and gradient of the global batch (summed over ranks). Returns the loss. */
+static double loss_and_grad(Trainer *tr, long step) {
+    const size_t P = tr->su.net.table.total;
+    memset(tr->grads, 0, P * sizeof(float));
+    const double scale = 1.0 / ((double)tr->B * (double)tr->D);
+    double loss = 0;
+    for (size_t k = 0; k < tr->nmicro; k++) {
+        draw_micro_batch(tr, step, tr->first_micro + k);
+        fm_mlp_forward_f(&tr->su.net, tr->params, &tr->acts, tr->x, tr->t, tr->m);
+        loss += scale * fm_sqerr_f(tr->acts.dout, tr->acts.out, tr->target, tr->m * tr->D, scale);
+        fm_mlp_backward_f(&tr->su.net, tr->params, tr->grads, &tr->acts, tr->m);
+    }
+    fm_dist_sum_floats(tr->grads, P);
+    fm_dist_sum_doubles(&loss, 1);
+    return loss;
+}
+
+static int check_config(Trainer *tr, int P) {
+    const FmTrainConfig *c = tr->cfg;
+    if (fm_setup_resolve(&tr->su, c)) return -1;
+    size_t B = (size_t)c->batch, m = c->micro_batch ? (size_t)c->micro_batch : B / (size_t)P;
+    if (m == 0 || B % m || (B / m) % (size_t)P)
+        return fm_err_set("batch %zu cannot be split over %d ranks in micro-batches of %zu: need batch = "
+                          "ranks x k x micro-batch for an integer k (e.g. --batch %zu)",
+                          B, P, m ? m : B, m ? m * (size_t)P * ((B + m * P - 1) / (m * P)) : (size_t)P);
+    if (c->warmup > c->steps) return fm_err_set("--warmup %ld exceeds --steps %ld", c->warmup, c->steps);
+    tr->P = (size_t)P;
+    tr->B = B;
+    tr->m = m;
+    tr->D = tr->su.net.D;
+    tr->nmicro = B / m / (size_t)P;
+    tr->first_micro = (size_t)fm_dist_rank() * tr->nmicro;
+    return 0;
+}
+
+static void trainer_alloc(Trainer *tr) {
+    size_t P = tr->su.net.table.total, m = tr->m, D = tr->D;
+    tr->params = fm_malloc_floats(P);
+    tr->grads = fm_malloc_floats(P);
+    tr->adam_m = fm_malloc_floats(P);
+    tr->adam_v = fm_malloc_floats(P);
+    tr->ema = fm_malloc_floats(P);
+    tr->z = fm_malloc_floats(m * D);
+    tr->eps = fm_malloc_floats(m * D);
+    tr->x = fm_malloc_floats(m * D);
+    tr->target = fm_malloc_floats(m * D);
+    tr->t = fm_malloc_floats(m);
+    fm_mlp_acts_init_f(&tr->acts, &tr->su.net, m);
+}
+
+static void trainer_free(Trainer *tr) {
+    free(tr->params), free(tr->grads), free(tr->adam_m), free(tr->adam_v), free(tr->ema);
+    free(tr->z), free(tr->eps), free(tr->x), free(tr->target), free(tr->t);
+    fm_mlp_acts_free_f(&tr->acts);
+}
+
+/* Rank 0 loads the checkpoint to resume from; all ranks get it by broadcast.
+ * Returns the step it holds, or -1 after a collective error. */
+static long resume_from(Trainer *tr) {
+    long step = 0;
+    char path[4096] = "";
+    int rc = 0;
+    if (fm_dist_rank() == 0) {
+        rc = fm_ckpt_find(tr->cfg->out, path, sizeof path);
+        if (rc == 1) rc = fm_err_set("--resume: no checkpoint in '%s'", tr->cfg->out);
+        size_t count = 0;
+        char *stored = NULL;
+        if (!rc) rc = fm_ckpt_read_meta(path, &step, &count, &stored);
+        if (!rc) {
+            /* the model's identity must match: compare the model options as text */
+            FmTrainConfig old;
+            char a[4096], b[4096];
+            fm_opts_defaults(&fm_train_opts, &old);
+            rc = fm_opts_load_string(&fm_train_opts, &old, stored);
+            fm_opts_format(&fm_train_opts, &old, a, sizeof a, 1);
+            fm_opts_format(&fm_train_opts, tr->cfg, b, sizeof b, 1);
+            if (!rc && strcmp(a, b)) {
+                char *p = a, *q = b; /* name the first differing line */
+                while (*p && *p == *q) p++, q++;
+                while (p > a && p[-1] != '\n') p--, q--;
+                *strchr(p, '\n') = '\0';
+                *strchr(q, '\n') = '\0';
+                rc = fm_err_set("cannot resume from '%s': its model differs (checkpoint: %s; now: %s)", path, p, q);
+            }
+            if (!rc && count != tr->su.net.table.total)
+                rc = fm_err_set("cannot resume from '%s': %zu parameters stored, the model has %zu", path, count,
+                                tr->su.net.table.total);
+            if (!rc && step > tr->cfg->steps)
+                rc = fm_err_set("checkpoint '%s' is at step %ld, beyond --steps %ld", path, step, tr->cfg->steps);
+        }
+        free(stored);
+        if (!rc) rc = fm_ckpt_read(path, &tr->su.net.table, tr->params, tr->adam_m, tr->adam_v, tr->ema);
+    }
+    if (fm_dist_agree(rc)) return -1;
+    fm_dist_bcast(&step, sizeof step);
+    size_t bytes = tr->su.net.table.total * sizeof(float);
+    fm_dist_bcast(tr->params, bytes);
+    fm_dist_bcast(tr->adam_m, bytes);
+    fm_dist_bcast(tr->adam_v, bytes);
+    fm_dist_bcast(tr->ema, bytes);
+    if (fm_dist_rank() == 0) printf("resumed from %s at step %ld\n", path, step);
+    return step;
+}
+
+static void format_duration(char *buf, size_t n, double s) {
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+int fm_train_main(int argc, char **argv) {
+    const int rank = fm_dist_rank(), P = fm_dist_size();
+    FmTrainConfig cfg;
+    Trainer tr;
+    memset(&tr, 0, sizeof tr);
+    tr.cfg = &cfg;
+    int help = 0, rc = fm_opts_parse(&fm_train_opts, &cfg, argc, argv, &help);
+    if (help) {
+        if (rank == 0) fm_opts_help(&fm_train_opts, stdout);
+        return FM_EXIT_OK;
+    }
+    if (!rc) rc = check_config(&tr, P);
+    if (fm_dist_agree(rc)) return FM_EXIT_USAGE;
+
+    /* the output directory: created, writable, and never silently overwritten */
+    rc = 0;
+    if (rank == 0) {
+        rc = make_dirs(cfg.out);
+        char found[4096];
+        int have = rc ? 0 : fm_ckpt_find(cfg.out, found, sizeof found);
+        if (!rc && have == 0 && !cfg.resume)
+            rc = fm_err_set("'%s' already holds checkpoints (newest: %s): pass --resume to continue, or choose "
+                            "another --out", cfg.out, found);
+        if (have < 0) rc = -1;
+    }
+    if (fm_dist_agree(rc)) return FM_EXIT_USAGE;
+
+    fm_opts_format(&fm_train_opts, &cfg, tr.config_text, sizeof tr.config_text, 0);
+    tr.meta = (FmFileMeta){tr.config_text, P, cfg.objective, cfg.path, cfg.data, cfg.model};
+    trainer_alloc(&tr);
+    const size_t NP = tr.su.net.table.total;
+    fm_mlp_init_params(&tr.su.net, tr.params, (uint64_t)cfg.seed);
+    memcpy(tr.ema, tr.params, NP * sizeof(float));
+    long start = 0;
+    if (cfg.resume && (start = resume_from(&tr)) < 0) {
+        trainer_free(&tr);
+        return FM_EXIT_USAGE;
+    }
+
+    if (rank == 0) {
+        printf("fmtrain %s (build: gcc %s %s)\n", FM_VERSION, __VERSION__, FM_BUILD_FLAGS);
+        printf("ranks %d, threads/rank %d, micro-batch %zu x %zu per rank per step, %zu parameters\n", P,
+               omp_get_max_threads(), tr.m, tr.nmicro, NP);
+        printf("t in [0, %g]\n--- configuration ---\n%s---\n", tr.su.t_max, tr.config_text);
+        fflush(stdout);
+    }
+
+    char log_path[1100];
+    snprintf(log_path, sizeof log_path, "%s/log.h5", cfg.out);
+    FmLogRow *rows = fm_calloc((size_t)(cfg.ckpt_every / cfg.log_every + 2), sizeof *rows);
+    size_t nrows = 0;
+    long drop_after = cfg.resume ? start : -1;
+    const FmAdamW adam = {cfg.beta1, cfg.beta2, cfg.adam_eps, cfg.weight_decay};
+    const FmLrSchedule sched = strcmp(cfg.lr_schedule, "cosine") ? FM_LR_CONSTANT : FM_LR_COSINE;
+    const double t0 = fm_now();
+    double t_last = t0;
+    long steps_since = 0;
+    int status = FM_EXIT_OK;
+
+    for (long step = start + 1; step <= cfg.steps; step++) {
+        double loss = loss_and_grad(&tr, step);
+        fm_scale(tr.grads, NP, 1.0); /* the loss already carries 1/(B D) */
+        double gnorm = fm_norm(tr.grads, NP);
+        if (!isfinite(loss) || !isfinite(gnorm)) {
+            if (rank == 0)
+                fprintf(stderr, "fmtrain: error: non-finite loss (%g) or gradient norm (%g) at step %ld; stopping "
+                        "without writing a checkpoint (try a lower --lr or --clip)\n", loss, gnorm, step);
+            status = FM_EXIT_FATAL;
+            break;
+        }
+        if (cfg.clip > 0 && gnorm > cfg.clip) fm_scale(tr.grads, NP, cfg.clip / gnorm);
+        double lr = fm_lr_at(step, cfg.lr, cfg.warmup, cfg.steps, sched, cfg.min_lr);
+        fm_adamw_step(tr.params, tr.adam_m, tr.adam_v, tr.grads, &tr.su.net.table, &adam, lr, step);
+        fm_ema_update(tr.ema, tr.params, NP, cfg.ema, step);
+        steps_since++;
+
+        if (step % cfg.check_every == 0 || step == cfg.steps) {
+            uint64_t h = fm_hash_bytes(tr.params, NP * sizeof(float));
+            FM_CHECK(fm_dist_same_u64(h), "parameters differ across ranks at step %ld (checksum %016llx)", step,
+                     (unsigned long long)h);
+        }
+        if (rank == 0 && (step % cfg.log_every == 0 || step == cfg.steps)) {
+            double now = fm_now(), rate = (double)steps_since * (double)tr.B / (now - t_last);
+            char eta[32];
+            format_duration(eta, sizeof eta, (double)(cfg.steps - step) * (now - t_last) / (double)steps_since);
+            rows[nrows++] = (FmLogRow){step, loss, lr, gnorm, rate, now - t0};
+            printf("step %*ld/%ld | loss %.5f | lr %.2e | grad %.3f | %.0f samples/s | ETA %s\n",
+                   (int)snprintf(NULL, 0, "%ld", cfg.steps), step, cfg.steps, loss, lr, gnorm, rate, eta);
+            fflush(stdout);
+            t_last = now;
+            steps_since = 0;
+        }
+        if (step % cfg.ckpt_every == 0 || step == cfg.steps) {
+            rc = 0;
+            if (rank == 0) {
+                char path[4096];
+                rc = fm_ckpt_write(cfg.out, step, &tr.meta, &tr.su.net.table, tr.params, tr.adam_m, tr.adam_v,
+                                   tr.ema, path, sizeof path);
+                if (!rc) rc = fm_log_append(log_path, rows, nrows, drop_after, &tr.meta);
+                if (!rc) printf("checkpoint %s\n", path), fflush(stdout);
+                nrows = 0;
+                drop_after = -1;
+            }
+            if (fm_dist_agree(rc)) {
+                status = FM_EXIT_FATAL;
+                break;
+            }
+        }
+    }
+    if (rank == 0 && status == FM_EXIT_OK) {
+        double wall = fm_now() - t0;
+        printf("done: %ld steps in %.1f s (%.0f samples/s)\n", cfg.steps - start, wall,
+               (double)(cfg.steps - start) * (double)tr.B / (wall > 0 ? wall : 1));
+    }
+    free(rows);
+    trainer_free(&tr);
+    return status;
+}

@@ -1,0 +1,48 @@
+/* train_opts.c - the options of `fmtrain train` (one table: defaults, INI, flags, help). */
+#include <stddef.h>
+
+#include "fm/train.h"
+
+#define F(field) offsetof(FmTrainConfig, field)
+#define STR(field) FM_OPT_STRING, F(field), sizeof(((FmTrainConfig *)0)->field)
+#define INT(field) FM_OPT_INT, F(field), 0
+#define DBL(field) FM_OPT_DOUBLE, F(field), 0
+#define BOOL(field) FM_OPT_BOOL, F(field), 0
+#define BIG 1e15
+
+static const FmOption OPTS[] = {
+    {"data", STR(data), "moons", 0, 0, 1, "toy data set: twopoint (1-D, +-2), 8gaussians, moons, checkerboard, spirals, rings"},
+    {"objective", STR(objective), "velocity", 0, 0, 1, "what the network predicts: velocity (flow matching), score (denoising score matching), noise (epsilon)"},
+    {"path", STR(path), "condot", 0, 0, 1, "probability path schedule: condot, cosine, poly:N, vp"},
+    {"model", STR(model), "mlp", 0, 0, 1, "network architecture: mlp"},
+    {"width", INT(width), "256", 1, 65536, 1, "hidden width of the MLP"},
+    {"depth", INT(depth), "3", 1, 31, 1, "number of hidden layers of the MLP"},
+    {"temb", INT(temb), "32", 2, 4096, 1, "width of the sinusoidal time embedding (even)"},
+    {"batch", INT(batch), "256", 1, BIG, 0, "global batch size B (all ranks together)"},
+    {"micro-batch", INT(micro_batch), "0", 0, BIG, 0, "rows per forward/backward pass (bounds activation memory; gradients accumulate); 0 = B/ranks"},
+    {"steps", INT(steps), "2000", 1, BIG, 0, "number of optimizer steps"},
+    {"lr", DBL(lr), "1e-3", 0, 10, 0, "peak learning rate"},
+    {"lr-schedule", STR(lr_schedule), "constant", 0, 0, 0, "after warm-up: constant or cosine (decays to --min-lr at the last step)"},
+    {"min-lr", DBL(min_lr), "0", 0, 10, 0, "final learning rate of the cosine schedule"},
+    {"warmup", INT(warmup), "100", 0, BIG, 0, "linear learning-rate warm-up steps"},
+    {"weight-decay", DBL(weight_decay), "0", 0, 10, 0, "AdamW decoupled weight decay (weights only, not biases)"},
+    {"beta1", DBL(beta1), "0.9", 0, 0.999999, 0, "AdamW beta1"},
+    {"beta2", DBL(beta2), "0.999", 0, 0.999999999, 0, "AdamW beta2"},
+    {"adam-eps", DBL(adam_eps), "1e-8", 1e-30, 1, 0, "AdamW epsilon"},
+    {"clip", DBL(clip), "1.0", 0, BIG, 0, "clip the gradient to this global norm; 0 = off"},
+    {"ema", DBL(ema), "0.999", 0, 1, 0, "EMA decay of the weights (with warm-up min(ema, (1+s)/(10+s)))"},
+    {"t-dist", STR(t_dist), "uniform", 0, 0, 0, "training time distribution: uniform or logit-normal (sigmoid of N(0,1))"},
+    {"t-eps", DBL(t_eps), "-1", -1, 0.5, 0, "train on t in [0, 1 - t_eps]; -1 = auto: 0.01 for score (its target -eps/beta explodes as t -> 1), 1e-3 for the vp path, else 0"},
+    {"seed", INT(seed), "1", 0, 4294967295.0, 0, "seed of every random draw (with step, sample index and purpose)"},
+    {"out", STR(out), "runs/default", 0, 0, 0, "output directory: checkpoints ckpt-SSSSSSSS.h5, latest.h5, log.h5"},
+    {"resume", BOOL(resume), "0", 0, 1, 0, "continue from the newest complete checkpoint in --out (refused if the model differs)"},
+    {"log-every", INT(log_every), "100", 1, BIG, 0, "progress line and log row every N steps"},
+    {"ckpt-every", INT(ckpt_every), "1000", 1, BIG, 0, "checkpoint every N steps (and at the end)"},
+    {"check-every", INT(check_every), "100", 1, BIG, 0, "compare a parameter checksum across ranks every N steps (mismatch = fatal)"},
+};
+
+const FmOptTable fm_train_opts = {
+    "train",
+    "Train a flow-matching (velocity) or diffusion (score / noise) model on toy data with\n"
+    "data-parallel MPI: mpirun -np P fmtrain train --data moons --steps 2000 --out runs/moons",
+    OPTS, sizeof OPTS / sizeof OPTS[0]};

@@ -1,0 +1,199 @@
+/* test_layers.c - every layer and the full MLP loss against central finite differences
+ * in double precision (the same template code that trains in float), and the float
+ * build against the double one. Error metric: |analytic - numeric| / max(1, |numeric|). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fm/common.h"
+#include "fm/layers.h"
+#include "fm/model.h"
+#include "fm/rng.h"
+#include "testutil.h"
+
+static FmStream g_s;
+static void fill(double *v, size_t n, double scale) {
+    for (size_t i = 0; i < n; i++) v[i] = scale * fm_stream_normal(&g_s);
+}
+static double dot(const double *a, const double *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+static double relerr(double a, double n) { return fabs(a - n) / fmax(1.0, fabs(n)); }
+static const double H_FD = 1e-6, TOL = 1e-7;
+
+/* Loss of the linear layer: L = <g, out> for a fixed random g, so dL/dout = g. */
+static double linear_loss(const double *in, const double *w, const double *b, const double *g, size_t B, size_t NI,
+                          size_t NO) {
+    double *out = calloc(B * NO, sizeof *out);
+    fm_linear_forward_d(out, in, NI, w, b, B, NI, NO);
+    double l = dot(out, g, B * NO);
+    free(out);
+    return l;
+}
+
+static void test_linear(void) {
+    const size_t B = 5, NI = 7, NO = 4;
+    double in[35], w[28], b[4], g[20], din[35], dw[28] = {0}, db[4] = {0};
+    fill(in, B * NI, 1);
+    fill(w, NO * NI, 0.5);
+    fill(b, NO, 0.5);
+    fill(g, B * NO, 1);
+    fm_linear_backward_d(din, dw, db, g, in, NI, w, B, NI, NO);
+    double worst = 0;
+    struct { double *x, *dx; size_t n; } sets[] = {{in, din, B * NI}, {w, dw, NO * NI}, {b, db, NO}};
+    for (int s = 0; s < 3; s++)
+        for (size_t k = 0; k < sets[s].n; k++) {
+            double keep = sets[s].x[k];
+            sets[s].x[k] = keep + H_FD;
+            double lp = linear_loss(in, w, b, g, B, NI, NO);
+            sets[s].x[k] = keep - H_FD;
+            double lm = linear_loss(in, w, b, g, B, NI, NO);
+            sets[s].x[k] = keep;
+            worst = fmax(worst, relerr(sets[s].dx[k], (lp - lm) / (2 * H_FD)));
+        }
+    T_CHECK(worst < TOL, "linear: worst FD error %.3g", worst);
+    printf("linear (in, weight, bias): worst FD rel. error %.2e\n", worst);
+    /* backward accumulates into dw/db: a second call doubles them */
+    double dw2[28], db2[4];
+    memcpy(dw2, dw, sizeof dw);
+    memcpy(db2, db, sizeof db);
+    fm_linear_backward_d(NULL, dw2, db2, g, in, NI, w, B, NI, NO);
+    double acc = 0;
+    for (size_t k = 0; k < NO * NI; k++) acc = fmax(acc, fabs(dw2[k] - 2 * dw[k]));
+    for (size_t k = 0; k < NO; k++) acc = fmax(acc, fabs(db2[k] - 2 * db[k]));
+    T_CHECK(acc < 1e-12, "linear backward must accumulate into dw, db (err %.3g)", acc);
+}
+
+static void test_silu_and_sqerr(void) {
+    enum { N = 64 };
+    double a[N], h[N], g[N], da[N], hp[N], hm[N];
+    fill(a, N, 3);
+    fill(g, N, 1);
+    fm_silu_forward_d(h, a, N);
+    fm_silu_backward_d(da, g, a, N);
+    double worst = 0;
+    for (size_t k = 0; k < N; k++) {
+        double keep = a[k];
+        a[k] = keep + H_FD;
+        fm_silu_forward_d(hp, a, N);
+        a[k] = keep - H_FD;
+        fm_silu_forward_d(hm, a, N);
+        a[k] = keep;
+        worst = fmax(worst, relerr(da[k], (dot(hp, g, N) - dot(hm, g, N)) / (2 * H_FD)));
+    }
+    T_CHECK(worst < TOL, "silu: worst FD error %.3g", worst);
+    T_CLOSE(h[3], a[3] / (1 + exp(-a[3])), 1e-15, "silu value");
+    printf("silu: worst FD rel. error %.2e\n", worst);
+
+    double p[N], tg[N], dp[N];
+    fill(p, N, 1);
+    fill(tg, N, 1);
+    double scale = 0.37;
+    fm_sqerr_d(dp, p, tg, N, scale);
+    worst = 0;
+    for (size_t k = 0; k < N; k++) {
+        double keep = p[k];
+        p[k] = keep + H_FD;
+        double lp = scale * fm_sqerr_d(NULL, p, tg, N, 0);
+        p[k] = keep - H_FD;
+        double lm = scale * fm_sqerr_d(NULL, p, tg, N, 0);
+        p[k] = keep;
+        worst = fmax(worst, relerr(dp[k], (lp - lm) / (2 * H_FD)));
+    }
+    T_CHECK(worst < TOL, "squared error: worst FD error %.3g", worst);
+    printf("squared error: worst FD rel. error %.2e\n", worst);
+}
+
+static void test_time_embed(void) {
+    double t[2] = {0.0, 0.25}, out[2 * 8];
+    fm_time_embed_d(out, 8, t, 2, 8);
+    T_CLOSE(out[0], 0.0, 1e-15, "emb sin(0)");
+    T_CLOSE(out[4], 1.0, 1e-15, "emb cos(0)");
+    T_CLOSE(out[8 + 0], sin(250.0), 1e-12, "emb k=0 at t=0.25");
+    T_CLOSE(out[8 + 4 + 1], cos(250.0 * pow(10000.0, -0.25)), 1e-12, "emb cos k=1 at t=0.25");
+}
+
+/* The full loss of the MLP: L = scale * sum ||net(x,t) - target||^2, scale = 1/(B D). */
+static double mlp_loss(const FmMlp *net, const double *params, FmMlpActs_d *acts, const double *x, const double *t,
+                       const double *target, size_t B) {
+    fm_mlp_forward_d(net, params, acts, x, t, B);
+    return fm_sqerr_d(NULL, acts->out, target, B * net->D, 0) / (double)(B * net->D);
+}
+
+static void test_mlp(size_t D, size_t E, size_t H, size_t L) {
+    FmMlp net;
+    T_CHECK(fm_mlp_init(&net, D, E, H, L) == 0, "mlp init");
+    const size_t B = 6, P = net.table.total;
+    double *params = calloc(P, sizeof *params), *grads = calloc(P, sizeof *grads);
+    float *pf = fm_malloc_floats(P);
+    fm_mlp_init_params(&net, pf, 7);
+    for (size_t k = 0; k < P; k++) params[k] = pf[k];
+    double x[6 * 3], t[6], target[6 * 3];
+    fill(x, B * D, 1);
+    fill(target, B * D, 1);
+    for (size_t i = 0; i < B; i++) t[i] = fm_stream_uniform(&g_s);
+    FmMlpActs_d acts;
+    fm_mlp_acts_init_d(&acts, &net, B);
+    double scale = 1.0 / (double)(B * D);
+    fm_mlp_forward_d(&net, params, &acts, x, t, B);
+    fm_sqerr_d(acts.dout, acts.out, target, B * D, scale);
+    fm_mlp_backward_d(&net, params, grads, &acts, B);
+    double worst = 0;
+    size_t checked = 0;
+    for (int ti = 0; ti < net.table.count; ti++) {
+        const FmTensor *tt = &net.table.t[ti];
+        for (size_t k = 0; k < tt->rows * tt->cols; k++) {
+            size_t j = tt->off + k;
+            double keep = params[j];
+            params[j] = keep + H_FD;
+            double lp = mlp_loss(&net, params, &acts, x, t, target, B);
+            params[j] = keep - H_FD;
+            double lm = mlp_loss(&net, params, &acts, x, t, target, B);
+            params[j] = keep;
+            double e = relerr(grads[j], (lp - lm) / (2 * H_FD));
+            if (e > worst) worst = e;
+            checked++;
+        }
+    }
+    T_CHECK(worst < TOL, "mlp D=%zu E=%zu H=%zu L=%zu: worst FD error %.3g", D, E, H, L, worst);
+    printf("mlp D=%zu E=%zu H=%zu L=%zu: %zu parameters, worst FD rel. error %.2e\n", D, E, H, L, checked, worst);
+
+    /* the float build agrees with the double build (forward and gradients) */
+    FmMlpActs_f af;
+    fm_mlp_acts_init_f(&af, &net, B);
+    float xf[18], tf[6], tgf[18];
+    float *gf = fm_malloc_floats(P);
+    for (size_t k = 0; k < B * D; k++) xf[k] = (float)x[k], tgf[k] = (float)target[k];
+    for (size_t k = 0; k < B; k++) tf[k] = (float)t[k];
+    fm_mlp_forward_f(&net, pf, &af, xf, tf, B);
+    fm_sqerr_f(af.dout, af.out, tgf, B * D, scale);
+    fm_mlp_backward_f(&net, pf, gf, &af, B);
+    double fe = 0, ge = 0, gmax = 0;
+    for (size_t k = 0; k < B * D; k++) fe = fmax(fe, fabs(af.out[k] - acts.out[k]));
+    for (size_t k = 0; k < P; k++) ge = fmax(ge, fabs(gf[k] - grads[k])), gmax = fmax(gmax, fabs(grads[k]));
+    T_CHECK(fe < 1e-4, "float vs double forward: %.3g", fe);
+    T_CHECK(ge < 1e-4 * fmax(1, gmax), "float vs double gradient: %.3g (max |g| %.3g)", ge, gmax);
+    fm_mlp_acts_free_f(&af);
+    fm_mlp_acts_free_d(&acts);
+    free(params);
+    free(grads);
+    free(pf);
+    free(gf);
+}
+
+int main(void) {
+    fm_stream_init(&g_s, 12345, 0, 0, 99);
+    test_linear();
+    test_silu_and_sqerr();
+    test_time_embed();
+    test_mlp(2, 8, 5, 1);
+    test_mlp(2, 8, 6, 3);
+    test_mlp(3, 4, 4, 2);
+    FmMlp bad;
+    T_CHECK(fm_mlp_init(&bad, 2, 7, 8, 2) != 0, "odd embedding width must be refused");
+    T_CHECK(fm_mlp_init(&bad, 2, 8, 0, 2) != 0, "zero width must be refused");
+    T_CHECK(fm_mlp_init(&bad, 2, 8, 8, 0) != 0, "zero depth must be refused");
+    return T_DONE();
+}

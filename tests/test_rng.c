@@ -1,0 +1,296 @@
+/* test_rng.c - the keyed random streams (rng.h, SPEC.md "Toy data").
+ *
+ * 1. Philox4x32-10 known answers: the three "philox4x32 10" lines of Random123's
+ *    tests/kat_vectors (D. E. Shaw Research; columns CTR[4] KEY[2] -> OUT[4]).
+ * 2. The documented counter layout: key = {seed lo, seed hi}, ctr = {block, purpose, index, step},
+ *    and the documented word consumption of u32 / uniform / normal / rademacher.
+ * 3. Distribution moments, with bounds of 5 standard errors of the estimator.
+ * 4. Determinism, key independence, and independence of the initialisation/draw order.
+ * 5. index or step >= 2^32 is fatal (FM_CHECK, caught through the abort hook).
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fm/common.h"
+#include "fm/rng.h"
+#include "testutil.h"
+
+static void test_kat(void) {
+    static const struct {
+        uint32_t ctr[4], key[2], out[4];
+    } kat[3] = {
+        {{0x00000000, 0x00000000, 0x00000000, 0x00000000},
+         {0x00000000, 0x00000000},
+         {0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}},
+        {{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
+         {0xffffffff, 0xffffffff},
+         {0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
+        {{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344},
+         {0xa4093822, 0x299f31d0},
+         {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
+    };
+    for (int v = 0; v < 3; v++) {
+        uint32_t out[4];
+        fm_philox4x32_10(out, kat[v].ctr, kat[v].key);
+        for (int i = 0; i < 4; i++)
+            T_CHECK(out[i] == kat[v].out[i], "KAT %d word %d: got %08x, want %08x", v, i, out[i], kat[v].out[i]);
+    }
+}
+
+/* The stream is Philox(ctr = {b, purpose, index, step}, key = {seed lo, seed hi}), b = 0, 1, ... */
+static void test_layout(void) {
+    const uint64_t seed = 0x0123456789abcdefULL, step = 77, index = 123456;
+    const uint32_t purpose = FM_RNG_NOISE;
+    FmStream s;
+    fm_stream_init(&s, seed, step, index, purpose);
+    const uint32_t key[2] = {0x89abcdefu, 0x01234567u};
+    for (uint32_t b = 0; b < 5; b++) {
+        uint32_t ctr[4] = {b, purpose, (uint32_t)index, (uint32_t)step}, want[4];
+        fm_philox4x32_10(want, ctr, key);
+        for (int i = 0; i < 4; i++) {
+            uint32_t got = fm_stream_u32(&s);
+            T_CHECK(got == want[i], "layout block %u word %d: got %08x, want %08x", b, i, got, want[i]);
+        }
+    }
+
+    /* uniform = 2 words: ((w0 << 32 | w1) >> 12) + 0.5) * 2^-52 */
+    FmStream a, w;
+    fm_stream_init(&a, seed, step, index, purpose);
+    fm_stream_init(&w, seed, step, index, purpose);
+    for (int i = 0; i < 7; i++) { /* 7 uniforms cross block boundaries at odd offsets too */
+        uint64_t hi = fm_stream_u32(&w), lo = fm_stream_u32(&w);
+        double want = ((double)(((hi << 32) | lo) >> 12) + 0.5) * 0x1p-52;
+        double got = fm_stream_uniform(&a);
+        T_CHECK(got == want, "uniform %d: %.17g vs %.17g", i, got, want);
+    }
+
+    /* normal: a Box-Muller pair from two uniforms, both values used, 4 words per pair */
+    fm_stream_init(&a, seed, step, index, purpose);
+    fm_stream_init(&w, seed, step, index, purpose);
+    for (int p = 0; p < 3; p++) {
+        double u1 = fm_stream_uniform(&w), u2 = fm_stream_uniform(&w);
+        double r = sqrt(-2.0 * log(u1));
+        double z0 = fm_stream_normal(&a), z1 = fm_stream_normal(&a);
+        T_CHECK(z0 == r * cos(2.0 * FM_PI * u2), "Box-Muller pair %d first value", p);
+        T_CHECK(z1 == r * sin(2.0 * FM_PI * u2), "Box-Muller pair %d second value (the spare)", p);
+    }
+    T_CHECK(fm_stream_u32(&a) == fm_stream_u32(&w), "two normals consume exactly 4 words");
+
+    /* rademacher: top bit of one word */
+    fm_stream_init(&a, seed, step, index, purpose);
+    fm_stream_init(&w, seed, step, index, purpose);
+    for (int i = 0; i < 9; i++) {
+        double want = (fm_stream_u32(&w) >> 31) ? 1.0 : -1.0;
+        T_CHECK(fm_stream_rademacher(&a) == want, "rademacher %d", i);
+    }
+}
+
+static void test_normal_moments(void) {
+    const size_t n = 1000000;
+    FmStream s;
+    fm_stream_init(&s, 42, 3, 7, FM_RNG_NOISE);
+    double m1 = 0, m2 = 0, m3 = 0, m4 = 0, maxabs = 0;
+    int finite = 1;
+    for (size_t i = 0; i < n; i++) {
+        double z = fm_stream_normal(&s), z2 = z * z;
+        finite &= isfinite(z);
+        m1 += z, m2 += z2, m3 += z2 * z, m4 += z2 * z2;
+        if (fabs(z) > maxabs) maxabs = fabs(z);
+    }
+    m1 /= n, m2 /= n, m3 /= n, m4 /= n;
+    double var = m2 - m1 * m1;
+    double skew = (m3 - 3 * m1 * m2 + 2 * m1 * m1 * m1) / pow(var, 1.5);
+    double kurt = (m4 - 4 * m1 * m3 + 6 * m1 * m1 * m2 - 3 * m1 * m1 * m1 * m1) / (var * var);
+    double rn = sqrt((double)n);
+    printf("normal n=%zu: mean %.5f var %.5f skew %.5f kurt %.5f max|z| %.3f\n", n, m1, var, skew, kurt, maxabs);
+    T_CHECK(finite, "normals finite");
+    /* standard errors for N(0,1): mean 1/sqrt(n), variance sqrt(2/n), skewness sqrt(6/n),
+     * kurtosis sqrt(24/n); bounds are 5 of them */
+    T_CLOSE(m1, 0.0, 5.0 / rn, "normal mean");
+    T_CLOSE(var, 1.0, 5.0 * sqrt(2.0) / rn, "normal variance");
+    T_CLOSE(skew, 0.0, 5.0 * sqrt(6.0) / rn, "normal skewness");
+    T_CLOSE(kurt, 3.0, 5.0 * sqrt(24.0) / rn, "normal kurtosis");
+    /* Box-Muller with u1 >= 2^-53 cannot exceed sqrt(2 * 53 ln 2) */
+    T_CHECK(maxabs <= sqrt(2.0 * 53.0 * log(2.0)), "max |z| %.3f", maxabs);
+
+    /* the tail: P(|z| > 3) = 0.0026998, binomial standard error */
+    fm_stream_init(&s, 43, 0, 0, FM_RNG_SDE);
+    size_t tail = 0;
+    for (size_t i = 0; i < n; i++) tail += fabs(fm_stream_normal(&s)) > 3.0;
+    double p = 0.0026997960632601866;
+    T_CLOSE((double)tail / n, p, 5.0 * sqrt(p * (1 - p) / n), "P(|z| > 3)");
+}
+
+static void test_uniform(void) {
+    const size_t n = 1000000;
+    enum { BINS = 100 };
+    size_t hist[BINS] = {0};
+    FmStream s;
+    fm_stream_init(&s, 7, 0, 0, FM_RNG_TIME);
+    double m1 = 0, m2 = 0, lo = 1, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        double u = fm_stream_uniform(&s);
+        if (u < lo) lo = u;
+        if (u > hi) hi = u;
+        m1 += u, m2 += (u - 0.5) * (u - 0.5);
+        hist[(int)(u * BINS)]++;
+    }
+    m1 /= n, m2 /= n;
+    double rn = sqrt((double)n);
+    printf("uniform n=%zu: mean %.5f var %.6f min %.3g max 1-%.3g\n", n, m1, m2, lo, 1 - hi);
+    T_CHECK(lo > 0.0 && hi < 1.0, "uniforms strictly inside (0,1): min %.17g max %.17g", lo, hi);
+    T_CLOSE(m1, 0.5, 5.0 * sqrt(1.0 / 12.0) / rn, "uniform mean");
+    /* Var((u - 1/2)^2) = 1/80 - 1/144 */
+    T_CLOSE(m2, 1.0 / 12.0, 5.0 * sqrt(1.0 / 80.0 - 1.0 / 144.0) / rn, "uniform variance");
+    /* chi-square on 100 equal bins: 99 degrees of freedom, mean 99, sd sqrt(198) */
+    double e = (double)n / BINS, chi2 = 0;
+    for (int b = 0; b < BINS; b++) chi2 += (hist[b] - e) * (hist[b] - e) / e;
+    printf("uniform chi2 (99 dof) = %.1f\n", chi2);
+    T_CHECK(chi2 < 99.0 + 5.0 * sqrt(198.0), "uniform chi-square %.1f too large", chi2);
+
+    /* the extreme grid values are inside (0, 1): ((2^52 - 1) + 0.5) * 2^-52 < 1 and 0.5 * 2^-52 > 0 */
+    T_CHECK(((double)((1ULL << 52) - 1) + 0.5) * 0x1p-52 < 1.0, "largest uniform < 1");
+    T_CHECK(0.5 * 0x1p-52 > 0.0, "smallest uniform > 0");
+
+    /* rademacher and u32 bit balance */
+    fm_stream_init(&s, 7, 0, 0, FM_RNG_PROBE);
+    double rs = 0;
+    int pm = 1;
+    for (size_t i = 0; i < n; i++) {
+        double r = fm_stream_rademacher(&s);
+        pm &= (r == 1.0 || r == -1.0);
+        rs += r;
+    }
+    T_CHECK(pm, "rademacher values are +-1");
+    T_CLOSE(rs / n, 0.0, 5.0 / rn, "rademacher mean");
+    size_t bits[32] = {0};
+    const size_t nw = 200000;
+    for (size_t i = 0; i < nw; i++) {
+        uint32_t w = fm_stream_u32(&s);
+        for (int b = 0; b < 32; b++) bits[b] += (w >> b) & 1u;
+    }
+    for (int b = 0; b < 32; b++)
+        T_CLOSE((double)bits[b] / nw, 0.5, 5.0 * 0.5 / sqrt((double)nw), "u32 bit frequency");
+}
+
+static int same_words(FmStream *a, FmStream *b, int n) {
+    int same = 1;
+    for (int i = 0; i < n; i++) same &= fm_stream_u32(a) == fm_stream_u32(b);
+    return same;
+}
+
+static void test_determinism_and_keys(void) {
+    const uint64_t seed = 0xdeadbeef00c0ffeeULL;
+    FmStream a, b;
+
+    /* same key -> the same sequence, through a mix of draw kinds */
+    fm_stream_init(&a, seed, 5, 9, FM_RNG_DATA);
+    fm_stream_init(&b, seed, 5, 9, FM_RNG_DATA);
+    int same = 1;
+    for (int i = 0; i < 1000; i++) {
+        same &= fm_stream_uniform(&a) == fm_stream_uniform(&b);
+        same &= fm_stream_normal(&a) == fm_stream_normal(&b);
+        same &= fm_stream_rademacher(&a) == fm_stream_rademacher(&b);
+        same &= fm_stream_u32(&a) == fm_stream_u32(&b);
+    }
+    T_CHECK(same, "same key gives the same sequence");
+
+    /* changing any one key component changes the stream (first 64 words compared) */
+    struct {
+        uint64_t seed, step, index;
+        uint32_t purpose;
+        const char *what;
+    } other[] = {
+        {seed + 1, 5, 9, FM_RNG_DATA, "seed low word"},
+        {seed ^ (1ULL << 40), 5, 9, FM_RNG_DATA, "seed high word"},
+        {seed, 6, 9, FM_RNG_DATA, "step"},
+        {seed, 5, 10, FM_RNG_DATA, "index"},
+        {seed, 5, 9, FM_RNG_TIME, "purpose"},
+        {seed, 9, 5, FM_RNG_DATA, "step and index swapped"},
+    };
+    for (size_t k = 0; k < sizeof other / sizeof other[0]; k++) {
+        fm_stream_init(&a, seed, 5, 9, FM_RNG_DATA);
+        fm_stream_init(&b, other[k].seed, other[k].step, other[k].index, other[k].purpose);
+        int eq = 0;
+        for (int i = 0; i < 64; i++) eq += fm_stream_u32(&a) == fm_stream_u32(&b);
+        T_CHECK(eq <= 2, "changing the %s leaves %d of 64 words equal", other[k].what, eq);
+    }
+    /* sanity of the helper: identical keys agree */
+    fm_stream_init(&a, seed, 5, 9, FM_RNG_DATA);
+    fm_stream_init(&b, seed, 5, 9, FM_RNG_DATA);
+    T_CHECK(same_words(&a, &b, 64), "identical keys agree");
+
+    /* streams of different purposes for the same sample are uncorrelated:
+     * Pearson correlation over n samples has standard error 1/sqrt(n) */
+    const size_t n = 200000;
+    double sxy = 0, sx = 0, sy = 0, sxx = 0, syy = 0;
+    for (size_t j = 0; j < n; j++) {
+        fm_stream_init(&a, 1, 0, j, FM_RNG_TIME);
+        fm_stream_init(&b, 1, 0, j, FM_RNG_NOISE);
+        double x = fm_stream_normal(&a), y = fm_stream_normal(&b);
+        sx += x, sy += y, sxx += x * x, syy += y * y, sxy += x * y;
+    }
+    double cxy = sxy / n - (sx / n) * (sy / n);
+    double corr = cxy / sqrt((sxx / n - (sx / n) * (sx / n)) * (syy / n - (sy / n) * (sy / n)));
+    T_CLOSE(corr, 0.0, 5.0 / sqrt((double)n), "correlation of TIME and NOISE streams across samples");
+}
+
+/* Drawing sample i's values must not depend on other samples: initialise and draw in
+ * sample order in one pass, then initialise in reverse order and draw round-robin in a
+ * scrambled order; every value must be bit-identical. */
+static void test_order_independence(void) {
+    enum { NS = 64, ND = 11 };
+    static FmStream st[NS];
+    static double fwd[NS][ND], mix[NS][ND];
+    for (int i = 0; i < NS; i++) {
+        FmStream s;
+        fm_stream_init(&s, 2024, 17, (uint64_t)i * 1000003u, FM_RNG_NOISE);
+        for (int d = 0; d < ND; d++) fwd[i][d] = fm_stream_normal(&s);
+    }
+    for (int i = NS - 1; i >= 0; i--) fm_stream_init(&st[i], 2024, 17, (uint64_t)i * 1000003u, FM_RNG_NOISE);
+    for (int d = 0; d < ND; d++)
+        for (int k = 0; k < NS; k++) {
+            int i = (k * 37 + d) % NS; /* 37 is coprime to 64: a permutation per round */
+            mix[i][d] = fm_stream_normal(&st[i]);
+        }
+    T_CHECK(memcmp(fwd, mix, sizeof fwd) == 0, "draws depend only on the sample's own key");
+}
+
+/* index or step >= 2^32 must be fatal: the abort hook longjmps back here. */
+static jmp_buf g_jmp;
+static void jump_hook(int code) { longjmp(g_jmp, code ? code : 1); }
+
+static void test_range_checks(void) {
+    FmStream s;
+    fm_set_abort_hook(jump_hook);
+    volatile int fatal = 0;
+    fprintf(stderr, "(two expected fatal messages follow)\n");
+    if (setjmp(g_jmp) == 0)
+        fm_stream_init(&s, 1, 1ULL << 32, 0, FM_RNG_DATA);
+    else
+        fatal++;
+    if (setjmp(g_jmp) == 0)
+        fm_stream_init(&s, 1, 0, 1ULL << 32, FM_RNG_DATA);
+    else
+        fatal++;
+    T_CHECK(fatal == 2, "step or index >= 2^32 is fatal (%d of 2)", fatal);
+    /* the largest allowed values are accepted */
+    fm_stream_init(&s, UINT64_MAX, UINT32_MAX, UINT32_MAX, FM_RNG_DATA);
+    T_CHECK(s.ctr[2] == UINT32_MAX && s.ctr[3] == UINT32_MAX && s.key[0] == UINT32_MAX && s.key[1] == UINT32_MAX,
+            "largest key accepted");
+    fm_set_abort_hook(NULL);
+}
+
+int main(void) {
+    test_kat();
+    test_layout();
+    test_normal_moments();
+    test_uniform();
+    test_determinism_and_keys();
+    test_order_independence();
+    test_range_checks();
+    return T_DONE();
+}
