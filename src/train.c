@@ -130,7 +130,6 @@ static int check_config(Trainer *tr, int P) {
         return fm_err_set("batch %zu cannot be split over %d ranks in micro-batches of %zu: need batch = "
                           "ranks x k x micro-batch for an integer k (e.g. --batch %zu)",
                           B, P, m ? m : B, m ? m * (size_t)P * ((B + m * P - 1) / (m * P)) : (size_t)P);
-    if (c->warmup > c->steps) return fm_err_set("--warmup %ld exceeds --steps %ld", c->warmup, c->steps);
     tr->P = (size_t)P;
     tr->B = B;
     tr->m = m;

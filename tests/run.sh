@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The test suite: every C unit test binary ($BUILD/tests/test_*) and every shell test
+# (tests/test_*.sh) is one test. Each exits non-zero on failure. Ends with "N passed, N failed".
+# Shell tests get: FMTRAIN (the binary), MPIRUN (mpirun with a timeout, usable as root),
+# PYTHON (Debian's python3 with h5py) and TMPDIR_TEST (a scratch directory, removed at the end).
+set -u
+cd "$(dirname "$0")/.."
+export BUILD=${BUILD:-build} PYTHON=${PYTHON:-/usr/bin/python3}
+export FMTRAIN=$PWD/$BUILD/fmtrain
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+# every MPI launch is bounded: a hang fails the test (exit 110) instead of the suite
+export MPIRUN="mpirun --oversubscribe --timeout ${MPI_TIMEOUT:-240}"
+if [ "$BUILD" = build-san ]; then export ASAN_OPTIONS=detect_leaks=0; fi
+export TMPDIR_TEST=$(mktemp -d /tmp/fmtrain-test.XXXXXX)
+trap 'rm -rf "$TMPDIR_TEST"' EXIT
+
+only=${1:-}
+pass=0 fail=0 failed=()
+run() { # name, command...
+    local name=$1; shift
+    [ -n "$only" ] && [[ "$name" != *"$only"* ]] && return
+    local log=$TMPDIR_TEST/$name.log t0=$SECONDS
+    if "$@" >"$log" 2>&1; then
+        pass=$((pass + 1)); printf 'PASS %-28s (%ds)\n' "$name" $((SECONDS - t0))
+    else
+        fail=$((fail + 1)); failed+=("$name"); printf 'FAIL %-28s (%ds)\n' "$name" $((SECONDS - t0))
+        sed 's/^/    | /' "$log" | tail -40
+    fi
+    grep -E '^(RESULT|[a-z0-9_./-]+: [0-9]+ checks)' "$log" | sed 's/^/    /'
+}
+
+for t in "$BUILD"/tests/test_*; do run "$(basename "$t")" "$t"; done
+for t in tests/test_*.sh; do run "$(basename "$t" .sh)" bash "$t"; done
+
+[ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
