@@ -56,7 +56,8 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  echo "deps: installing$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -q && $$sudo apt-get install -y -q --no-install-recommends $$missing; \
 	else echo "deps: all installed"; fi
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/fm/*.h) $(wildcard src/*.h) | $(BUILD)/obj

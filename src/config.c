@@ -100,21 +100,60 @@ static int on_ini_line(void *user, const char *section, const char *name, const 
     return 1;
 }
 
+/* Debian's libinih reads lines of at most INI_LINE_MAX - 1 characters and silently splits
+ * longer ones; refuse them with a clear message instead. */
+#define INI_LINE_MAX 200
+
 int fm_opts_load_file(const FmOptTable *tab, void *cfg, const char *path) {
-    IniCtx c = {tab, cfg, path, 0};
-    int rc = ini_parse(path, on_ini_line, &c);
-    if (rc == -1) return fm_err_set("cannot open config file '%s': %s", path, strerror(errno ? errno : ENOENT));
+    FILE *f = fopen(path, "r");
+    if (!f) return fm_err_set("cannot open config file '%s': %s", path, strerror(errno));
+    int c, line = 1;
+    size_t len = 0;
+    while ((c = fgetc(f)) != EOF) {
+        if (c == '\n') line++, len = 0;
+        else if (++len >= INI_LINE_MAX) {
+            fclose(f);
+            return fm_err_set("%s:%d: line longer than %d characters", path, line, INI_LINE_MAX - 1);
+        }
+    }
+    rewind(f);
+    IniCtx ctx = {tab, cfg, path, 0};
+    int rc = ini_parse_file(f, on_ini_line, &ctx);
+    fclose(f);
     if (rc == -2) return fm_err_set("out of memory reading config file '%s'", path);
-    if (c.failed) return -1;
+    if (ctx.failed) return -1;
     if (rc > 0) return fm_err_set("%s:%d: malformed line (expected 'key = value' or '[section]')", path, rc);
     return 0;
 }
 
+/* The stored text is ours (fm_opts_format: "key = value" lines of any length), so it is
+ * read here directly rather than through inih and its line limit. */
 int fm_opts_load_string(const FmOptTable *tab, void *cfg, const char *text) {
-    IniCtx c = {tab, cfg, "stored configuration", 0};
-    int rc = ini_parse_string(text, on_ini_line, &c);
-    if (c.failed) return -1;
-    if (rc) return fm_err_set("stored configuration: malformed line %d", rc);
+    int lineno = 0;
+    for (const char *p = text; *p;) {
+        const char *end = strchr(p, '\n');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        lineno++;
+        char *line = fm_calloc(n + 1, 1);
+        memcpy(line, p, n);
+        p += n + (end ? 1 : 0);
+        char *eq = strstr(line, " = ");
+        int rc = 0;
+        if (n == 0 || line[0] == ';' || line[0] == '#' || line[0] == '[') {
+            /* blank, comment or section line */
+        } else if (!eq) {
+            rc = fm_err_set("stored configuration: malformed line %d", lineno);
+        } else {
+            *eq = '\0';
+            if (fm_opts_set(tab, cfg, line, eq + 3)) {
+                char msg[1024];
+                snprintf(msg, sizeof msg, "%s", fm_err_msg());
+                rc = fm_err_set("stored configuration: %s", msg);
+            }
+        }
+        free(line);
+        if (rc) return rc;
+    }
     return 0;
 }
 

@@ -271,6 +271,7 @@ int fm_train_main(int argc, char **argv) {
     const double t0 = fm_now();
     double t_last = t0;
     long steps_since = 0;
+    double loss_acc = 0, gnorm_acc = 0; /* a log row holds the means since the previous row */
     int status = FM_EXIT_OK;
 
     for (long step = start + 1; step <= cfg.steps; step++) {
@@ -289,6 +290,8 @@ int fm_train_main(int argc, char **argv) {
         fm_adamw_step(tr.params, tr.adam_m, tr.adam_v, tr.grads, &tr.su.net.table, &adam, lr, step);
         fm_ema_update(tr.ema, tr.params, NP, cfg.ema, step);
         steps_since++;
+        loss_acc += loss;
+        gnorm_acc += gnorm;
 
         if (step % cfg.check_every == 0 || step == cfg.steps) {
             uint64_t h = fm_hash_bytes(tr.params, NP * sizeof(float));
@@ -299,9 +302,12 @@ int fm_train_main(int argc, char **argv) {
             double now = fm_now(), rate = (double)steps_since * (double)tr.B / (now - t_last);
             char eta[32];
             format_duration(eta, sizeof eta, (double)(cfg.steps - step) * (now - t_last) / (double)steps_since);
-            rows[nrows++] = (FmLogRow){step, loss, lr, gnorm, rate, now - t0};
+            loss_acc /= (double)steps_since;
+            gnorm_acc /= (double)steps_since;
+            rows[nrows++] = (FmLogRow){step, loss_acc, lr, gnorm_acc, rate, now - t0};
             printf("step %*ld/%ld | loss %.5f | lr %.2e | grad %.3f | %.0f samples/s | ETA %s\n",
-                   (int)snprintf(NULL, 0, "%ld", cfg.steps), step, cfg.steps, loss, lr, gnorm, rate, eta);
+                   (int)snprintf(NULL, 0, "%ld", cfg.steps), step, cfg.steps, loss_acc, lr, gnorm_acc, rate, eta);
+            loss_acc = gnorm_acc = 0;
             fflush(stdout);
             t_last = now;
             steps_since = 0;

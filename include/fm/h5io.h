@@ -9,7 +9,8 @@
  *   /tensors/<name>                   int64 [offset, rows, cols, decay] per tensor
  *   attrs: step (int64), config, objective, path, data, model, param_count
  * Training log  OUT/log.h5
- *   /step int64, /loss /lr /grad_norm /samples_per_s /time float64   (extendible, chunked)
+ *   /step int64, /loss /lr /grad_norm /samples_per_s /time float64   (extendible, chunked);
+ *   loss and grad_norm are means over the steps since the previous row
  * Samples (fmtrain sample --out FILE)
  *   /samples float32 (N, D); /trajectory float32 (T, NT, D) and /t float64 (T);
  *   /reference float32 (M, D) held-out data; attrs solver, steps, nfe, seed, checkpoint, ...
