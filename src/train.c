@@ -28,7 +28,7 @@
 
 double fm_train_t_max(const FmTrainConfig *cfg, FmPred objective, const FmSchedule *sched) {
     double eps = cfg->t_eps;
-    if (eps < 0) eps = objective == FM_PRED_SCORE ? 1e-2 : sched->kind == FM_SCHED_VP ? 1e-3 : 0.0;
+    if (eps < 0) eps = objective == FM_PRED_SCORE ? 0.05 : sched->kind == FM_SCHED_VP ? 1e-3 : 0.0;
     return 1.0 - eps;
 }
 

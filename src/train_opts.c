@@ -32,7 +32,7 @@ static const FmOption OPTS[] = {
     {"clip", DBL(clip), "1.0", 0, BIG, 0, "clip the gradient to this global norm; 0 = off"},
     {"ema", DBL(ema), "0.999", 0, 1, 0, "EMA decay of the weights (with warm-up min(ema, (1+s)/(10+s)))"},
     {"t-dist", STR(t_dist), "uniform", 0, 0, 0, "training time distribution: uniform or logit-normal (sigmoid of N(0,1))"},
-    {"t-eps", DBL(t_eps), "-1", -1, 0.5, 0, "train on t in [0, 1 - t_eps]; -1 = auto: 0.01 for score (its target -eps/beta explodes as t -> 1), 1e-3 for the vp path, else 0"},
+    {"t-eps", DBL(t_eps), "-1", -1, 0.5, 0, "train on t in [0, 1 - t_eps]; -1 = auto: 0.05 for score (its target -eps/beta explodes as t -> 1), 1e-3 for the vp path, else 0"},
     {"seed", INT(seed), "1", 0, 4294967295.0, 0, "seed of every random draw (with step, sample index and purpose)"},
     {"out", STR(out), "runs/default", 0, 0, 0, "output directory: checkpoints ckpt-SSSSSSSS.h5, latest.h5, log.h5"},
     {"resume", BOOL(resume), "0", 0, 1, 0, "continue from the newest complete checkpoint in --out (refused if the model differs)"},

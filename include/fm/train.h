@@ -29,7 +29,7 @@ typedef struct {
 int fm_setup_resolve(FmSetup *su, const FmTrainConfig *cfg);
 
 /* Upper end of training times: 1 - t_eps, with t_eps < 0 meaning automatic
- * (0.01 for the score objective, whose target -eps/beta explodes at t = 1; 1e-3 for
+ * (0.05 for the score objective, whose target -eps/beta explodes at t = 1; 1e-3 for
  * the vp path, whose beta_dot is infinite at t = 1; 0 otherwise). */
 double fm_train_t_max(const FmTrainConfig *cfg, FmPred objective, const FmSchedule *sched);
 

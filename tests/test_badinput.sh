@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Bad input fails cleanly: for every case below, fmtrain (under mpirun, mostly 2 ranks) must
+#   - exit non-zero, and not by the mpirun timeout (110 = a hang),
+#   - print exactly ONE "fmtrain: error:" line (not one per rank) naming the problem
+#     (it must contain the case's keyword, e.g. the offending value),
+#   - not crash or abort (no signal, no MPI_ABORT, no "[rank r] file.c:N:" fatal check),
+#   - leave existing checkpoints byte-identical (md5sum of the good run before and after).
+# A good tiny run is made first, to have checkpoints to resume from, refuse and corrupt.
+# Ends with "RESULT badinput: N cases passed, M failed"; each failing case prints its output.
+set -u
+: "${FMTRAIN:?}" "${MPIRUN:?}" "${PYTHON:?}" "${TMPDIR_TEST:?}"
+W=$TMPDIR_TEST/badinput
+CASE_TIMEOUT=${CASE_TIMEOUT:-60} # per launch; the last --timeout given to mpirun wins
+TINY=(--width 16 --depth 1 --temb 4 --batch 8 --steps 5 --warmup 0 --log-every 1 --ckpt-every 5)
+mkdir -p "$W" && cd "$W" || exit 1
+
+pass=0 fail=0 failed=()
+record() { # name, problem ("" = pass), output file
+    if [ -z "$2" ]; then
+        pass=$((pass + 1)); echo "ok   $1"
+    else
+        fail=$((fail + 1)); failed+=("$1"); echo "FAIL $1: $2"
+        [ -n "${3:-}" ] && [ -f "$3" ] && sed 's/^/       | /' "$3" | head -30
+    fi
+}
+
+# expect_error NAME KEYWORD NP ARGS... : one launch that must fail cleanly (see the top).
+expect_error() {
+    local name=$1 kw=$2 np=$3; shift 3
+    local out=$W/$name.out rc why=""
+    $MPIRUN --timeout "$CASE_TIMEOUT" -np "$np" "$FMTRAIN" "$@" >"$out" 2>&1 </dev/null
+    rc=$?
+    local nerr
+    nerr=$(grep -c 'fmtrain: error:' "$out")
+    if [ "$rc" -eq 0 ]; then why="exit code 0"
+    elif [ "$rc" -eq 110 ]; then why="hang: killed by the mpirun timeout (exit 110)"
+    fi
+    if [ "$nerr" -ne 1 ]; then
+        why+="${why:+; }$nerr 'fmtrain: error:' lines (want exactly 1)"
+    elif ! grep 'fmtrain: error:' "$out" | grep -qiF -- "$kw"; then
+        why+="${why:+; }the error line does not mention '$kw'"
+    fi
+    if grep -qE 'MPI_ABORT|Segmentation fault|core dumped|Aborted|signal [0-9]+|^\[rank [0-9]+\] [a-z_0-9]+\.[ch]:[0-9]+:' "$out"; then
+        why+="${why:+; }crash or fatal abort instead of a clean error"
+    fi
+    [ -n "$why" ] && why="$why (exit $rc; ran: fmtrain $*)"
+    record "$name" "$why" "$out"
+}
+
+# Everything that identifies the good run's files: names, types, sizes and contents.
+fingerprint() { # dir
+    (cd "$1" && find . -printf '%p %y %s %l\n' | sort && find . -type f -exec md5sum {} + | sort)
+}
+
+# ---------------------------------------------------------------- setup: good runs and damaged copies
+setup_ok=1
+$MPIRUN -np 2 "$FMTRAIN" train "${TINY[@]}" --out run >setup-run.out 2>&1 || setup_ok=0
+$MPIRUN -np 2 "$FMTRAIN" train "${TINY[@]}" --objective noise --out noise >setup-noise.out 2>&1 || setup_ok=0
+CKPT=run/ckpt-00000005.h5
+if [ "$setup_ok" -ne 1 ] || [ ! -f "$CKPT" ] || [ ! -f noise/ckpt-00000005.h5 ]; then
+    echo "setup: the good tiny runs failed"; cat setup-run.out setup-noise.out
+    echo "RESULT badinput: 0 cases passed, 1 failed"; exit 1
+fi
+before=$(fingerprint run)
+
+head -c 1000 "$CKPT" >trunc.h5
+mkdir -p truncdir && head -c 1000 "$CKPT" >truncdir/ckpt-00000005.h5
+echo "this is not an HDF5 file" >notes.h5
+cp "$CKPT" noparams.h5
+mkdir -p noparamsdir
+"$PYTHON" - <<'PY' || { echo "setup: h5py failed"; echo "RESULT badinput: 0 cases passed, 1 failed"; exit 1; }
+import h5py, shutil
+with h5py.File("noparams.h5", "r+") as f:
+    del f["params"]
+shutil.copy("noparams.h5", "noparamsdir/ckpt-00000005.h5")
+PY
+printf 'width = 16\nthis line has no equals sign\n' >malformed.ini
+printf '[train]\nwidht = 16\n' >unknownkey.ini
+printf 'steps = 12x\n' >badvalue.ini
+echo "a file, not a directory" >afile
+
+# ---------------------------------------------------------------- command line
+expect_error unknown_flag          bogus-flag   2 train --bogus-flag 1
+expect_error unknown_flag_np1      bogus-flag   1 train --bogus-flag 1
+expect_error unknown_flag_default  bogus-flag   2 --bogus-flag 1          # no subcommand = train
+expect_error missing_value         steps        2 train "${TINY[@]}" --out mv --steps
+expect_error positional            stray        2 train --width 16 stray
+expect_error unknown_command       trian        2 trian --steps 5
+expect_error unknown_command_np1   trian        1 trian
+expect_error malformed_int         12x          2 train --steps 12x
+expect_error malformed_double      0.1.2        2 train --lr 0.1.2
+expect_error malformed_bool        maybe        2 train --resume maybe
+expect_error lr_negative           lr           2 train --lr -1
+expect_error steps_zero            steps        2 train --steps 0
+expect_error batch_zero            batch        2 train --batch 0
+expect_error width_zero            width        2 train --width 0
+expect_error depth_too_big         depth        2 train --depth 1000
+expect_error temb_odd              embedding    2 train "${TINY[@]}" --temb 3 --out odd
+expect_error microbatch_nodiv      micro-batch  2 train "${TINY[@]}" --micro-batch 3 --out mb
+expect_error batch_over_ranks      "batch 5"    2 train "${TINY[@]}" --batch 5 --out b5
+expect_error batch_over_ranks_3    "batch 8"    3 train "${TINY[@]}" --out b8
+expect_error warmup_over_steps     warmup       2 train "${TINY[@]}" --warmup 10 --out wu
+expect_error unknown_data          moonz        2 train "${TINY[@]}" --data moonz --out x1
+expect_error unknown_objective     velocityx    2 train "${TINY[@]}" --objective velocityx --out x2
+expect_error objective_data        data         2 train "${TINY[@]}" --objective data --out x3
+expect_error unknown_path          linear       2 train "${TINY[@]}" --path linear --out x4
+expect_error path_poly_abc         poly:abc     2 train "${TINY[@]}" --path poly:abc --out x5
+expect_error path_poly_negative    poly:-1      2 train "${TINY[@]}" --path poly:-1 --out x6
+expect_error unknown_model         transformer  2 train "${TINY[@]}" --model transformer --out x7
+expect_error unknown_lr_schedule   lr-schedule  2 train "${TINY[@]}" --lr-schedule step --out x8
+expect_error unknown_t_dist        t-dist       2 train "${TINY[@]}" --t-dist beta --out x9
+expect_error score_t_eps_zero      t-eps        2 train "${TINY[@]}" --objective score --t-eps 0 --out x10
+expect_error out_is_a_file         afile        2 train "${TINY[@]}" --out afile
+expect_error string_too_long       model        2 train --model "$(printf 'm%.0s' {1..40})"
+
+# ---------------------------------------------------------------- config files
+expect_error config_malformed      malformed.ini  2 train --config malformed.ini
+expect_error config_malformed_np1  malformed.ini  1 train --config malformed.ini
+expect_error config_unknown_key    widht          2 train --config unknownkey.ini
+expect_error config_bad_value      12x            2 train --config badvalue.ini
+expect_error config_missing        nope.ini       2 train --config nope.ini
+expect_error config_no_name        config         2 train --config
+
+# ---------------------------------------------------------------- resume and existing runs
+expect_error resume_no_checkpoint  "no checkpoint" 2 train "${TINY[@]}" --resume --out empty
+expect_error resume_other_width    width        2 train "${TINY[@]}" --width 32 --steps 10 --resume --out run
+expect_error resume_other_data     spirals      2 train "${TINY[@]}" --data spirals --steps 10 --resume --out run
+expect_error resume_beyond_steps   step         2 train "${TINY[@]}" --steps 3 --resume --out run
+expect_error resume_no_params      "no checkpoint" 2 train "${TINY[@]}" --resume --out noparamsdir
+expect_error fresh_into_existing   "already holds" 2 train "${TINY[@]}" --out run
+expect_error fresh_into_existing_np1 "already holds" 1 train "${TINY[@]}" --out run
+after=$(fingerprint run)
+if [ "$before" = "$after" ]; then
+    record checkpoints_untouched ""
+else
+    diff <(echo "$before") <(echo "$after") >fingerprint.diff
+    record checkpoints_untouched "the good run's files changed" fingerprint.diff
+fi
+
+# ---------------------------------------------------------------- sample
+expect_error sample_missing_ckpt   nope.h5      2 sample --ckpt nope.h5 --out s.h5
+expect_error sample_missing_np1    nope.h5      1 sample --ckpt nope.h5 --out s.h5
+expect_error sample_no_ckpt        ckpt         2 sample --out s.h5
+expect_error sample_truncated      trunc.h5     2 sample --ckpt trunc.h5 --out s.h5
+expect_error sample_truncated_dir  "no checkpoint" 2 sample --ckpt truncdir --out s.h5
+expect_error sample_not_hdf5       notes.h5     2 sample --ckpt notes.h5 --out s.h5
+expect_error sample_no_params      params       2 sample --ckpt noparams.h5 --out s.h5
+expect_error sample_no_params_raw  params       2 sample --ckpt noparams.h5 --weights raw --out s.h5
+expect_error sample_weights_bogus  bogus        2 sample --ckpt run --weights bogus --out s.h5
+expect_error sample_unknown_solver rk9          2 sample --ckpt run --solver rk9 --out s.h5
+expect_error sample_noise_t_min_0  t-min        2 sample --ckpt noise --t-min 0 --out s.h5
+expect_error sample_t_range        t-max        2 sample --ckpt run --t-min 0.6 --t-max 0.5 --out s.h5
+expect_error sample_n_zero         "--n"        2 sample --ckpt run --n 0 --out s.h5
+expect_error sample_unknown_flag   bogus        2 sample --ckpt run --bogus 1
+expect_error sample_out_no_dir     no-such-dir  2 sample --ckpt run --n 10 --reference 0 --out no-such-dir/s.h5
+after=$(fingerprint run)
+[ "$before" = "$after" ] && record checkpoints_untouched_after_sample "" ||
+    record checkpoints_untouched_after_sample "the good run's files changed"
+
+echo "RESULT badinput: $pass cases passed, $fail failed"
+[ "$fail" -eq 0 ] || { echo "failed cases: ${failed[*]}"; exit 1; }
