@@ -243,6 +243,11 @@ int fm_ckpt_read_meta(const char *path, long *step, size_t *count, char **config
         rc = fm_err_set("checkpoint '%s': attribute 'param_count' missing or invalid", path);
     else if (!(*config = read_attr_str(f, "config")))
         rc = fm_err_set("checkpoint '%s': attribute 'config' missing", path);
+    /* a complete checkpoint holds all four buffers, whichever one the caller reads */
+    const char *need[4] = {"params", "adam_m", "adam_v", "ema"};
+    for (int i = 0; i < 4 && rc == 0; i++)
+        if (H5Lexists(f, need[i], H5P_DEFAULT) <= 0)
+            rc = fm_err_set("checkpoint '%s' is incomplete: no dataset '/%s'", path, need[i]);
     *count = (size_t)(n > 0 ? n : 0);
     free(fmt);
     H5Fclose(f);

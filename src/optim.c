@@ -7,7 +7,9 @@
 
 void fm_adamw_step(float *params, float *m, float *v, const float *grads, const FmParamTable *tab,
                    const FmAdamW *h, double lr, long step) {
+    /* 1 - beta in double: (float)0.99999999 rounds to 1, which would zero the update */
     const float b1 = (float)h->beta1, b2 = (float)h->beta2, eps = (float)h->eps;
+    const float ob1 = (float)(1.0 - h->beta1), ob2 = (float)(1.0 - h->beta2);
     const float c1 = (float)(1.0 / (1.0 - pow(h->beta1, (double)step)));
     const float c2 = (float)(1.0 / (1.0 - pow(h->beta2, (double)step)));
     for (int i = 0; i < tab->count; i++) {
@@ -18,8 +20,8 @@ void fm_adamw_step(float *params, float *m, float *v, const float *grads, const 
         const size_t n = t->rows * t->cols;
         #pragma omp parallel for schedule(static) if (n > 65536)
         for (size_t k = 0; k < n; k++) {
-            mm[k] = b1 * mm[k] + (1 - b1) * g[k];
-            vv[k] = b2 * vv[k] + (1 - b2) * g[k] * g[k];
+            mm[k] = b1 * mm[k] + ob1 * g[k];
+            vv[k] = b2 * vv[k] + ob2 * g[k] * g[k];
             p[k] -= flr * (mm[k] * c1) / (sqrtf(vv[k] * c2) + eps) + wd * p[k];
         }
     }
