@@ -51,6 +51,7 @@ int fm_opts_set(const FmOptTable *tab, void *cfg, const char *name, const char *
     }
     case FM_OPT_DOUBLE: {
         double v = strtod(value, &end);
+        if (errno == ERANGE && fabs(v) < 1) errno = 0; /* underflow to a subnormal or 0 is fine */
         if (!*value || *end || errno || !isfinite(v))
             return fm_err_set("invalid value '%s' for --%s: expected a finite number", value, name);
         if (v < o->min || v > o->max)
@@ -160,8 +161,13 @@ int fm_opts_load_string(const FmOptTable *tab, void *cfg, const char *text) {
 int fm_opts_parse(const FmOptTable *tab, void *cfg, int argc, char **argv, int *help) {
     *help = 0;
     fm_opts_defaults(tab, cfg);
-    /* pass 1: --help and --config */
+    /* pass 1: --help and --config (skipping the values of other options) */
     for (int i = 0; i < argc; i++) {
+        const FmOption *o = strncmp(argv[i], "--", 2) ? NULL : find(tab, argv[i] + 2);
+        if (o && o->type != FM_OPT_BOOL) {
+            i++;
+            continue;
+        }
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             *help = 1;
             return 0;

@@ -226,6 +226,18 @@ int fm_ckpt_find(const char *where, char *path, size_t path_size) {
     return 1;
 }
 
+int fm_is_checkpoint(const char *path) {
+    quiet();
+    if (access(path, F_OK)) return 0;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return 0;
+    char *fmt = read_attr_str(f, "format");
+    int yes = fmt && !strcmp(fmt, "fmtrain-checkpoint");
+    free(fmt);
+    H5Fclose(f);
+    return yes;
+}
+
 int fm_ckpt_read_meta(const char *path, long *step, size_t *count, char **config) {
     quiet();
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);

@@ -142,7 +142,9 @@ int fm_sample_main(int argc, char **argv) {
     double t_min = sc.t_min >= 0 ? sc.t_min : velocity ? 0.0 : 0.05;
     double t_max = sc.t_max >= 0 ? sc.t_max : su.t_max;
     rc = 0;
-    if (t_max <= t_min) rc = fm_err_set("--t-max %g must exceed --t-min %g", t_max, t_min);
+    if (rank == 0 && fm_is_checkpoint(sc.out))
+        rc = fm_err_set("--out '%s' is a checkpoint: refusing to overwrite it", sc.out);
+    else if (t_max <= t_min) rc = fm_err_set("--t-max %g must exceed --t-min %g", t_max, t_min);
     else if (!velocity && t_min <= 0)
         rc = fm_err_set("--t-min 0 with a %s model: its velocity is undefined at t = 0 (alpha = 0); use t-min > 0",
                         tc.objective);

@@ -56,6 +56,7 @@ int fm_setup_resolve(FmSetup *su, const FmTrainConfig *cfg) {
 /* mkdir -p */
 static int make_dirs(const char *path) {
     char buf[1024];
+    if (!path[0]) return fm_err_set("--out is empty: name an output directory");
     if (fm_strlcpy(buf, path, sizeof buf)) return -1;
     for (char *p = buf + 1;; p++) {
         if (*p == '/' || *p == '\0') {
@@ -238,6 +239,14 @@ int fm_train_main(int argc, char **argv) {
             rc = fm_err_set("'%s' already holds checkpoints (newest: %s): pass --resume to continue, or choose "
                             "another --out", cfg.out, found);
         if (have < 0) rc = -1;
+        /* a log without any checkpoint belongs to a run that cannot be resumed: keep it aside */
+        char log[1100], aside[1200];
+        snprintf(log, sizeof log, "%s/log.h5", cfg.out);
+        snprintf(aside, sizeof aside, "%s/log.h5.stale", cfg.out);
+        if (!rc && !cfg.resume && access(log, F_OK) == 0) {
+            if (rename(log, aside)) rc = fm_err_set("cannot move the stale '%s' aside: %s", log, strerror(errno));
+            else fprintf(stderr, "fmtrain: warning: '%s' had no checkpoint; moved it to '%s'\n", log, aside);
+        }
     }
     if (fm_dist_agree(rc)) return FM_EXIT_USAGE;
 

@@ -114,6 +114,7 @@ expect_error unknown_t_dist        t-dist       2 train "${TINY[@]}" --t-dist be
 expect_error score_t_eps_zero      t-eps        2 train "${TINY[@]}" --objective score --t-eps 0 --out x10
 expect_error out_is_a_file         afile        2 train "${TINY[@]}" --out afile
 expect_error string_too_long       model        2 train --model "$(printf 'm%.0s' {1..40})"
+expect_error out_empty             "output directory" 2 train "${TINY[@]}" --out ""
 
 # ---------------------------------------------------------------- config files
 expect_error config_malformed      malformed.ini  2 train --config malformed.ini
@@ -158,6 +159,42 @@ expect_error sample_out_no_dir     no-such-dir  2 sample --ckpt run --n 10 --ref
 after=$(fingerprint run)
 [ "$before" = "$after" ] && record checkpoints_untouched_after_sample "" ||
     record checkpoints_untouched_after_sample "the good run's files changed"
+
+# sampling must not write its output over the checkpoint it reads (done on a copy of the run)
+cp -r run victim
+victim_before=$(fingerprint victim)
+expect_error sample_out_is_ckpt    ckpt-00000005.h5 2 sample --ckpt victim --n 10 --reference 0 --out victim/ckpt-00000005.h5
+victim_after=$(fingerprint victim)
+if [ "$victim_before" = "$victim_after" ]; then
+    record sample_out_is_ckpt_untouched ""
+else
+    diff <(echo "$victim_before") <(echo "$victim_after") >victim.diff
+    record sample_out_is_ckpt_untouched "sample --out replaced the checkpoint it read" victim.diff
+fi
+
+# a fresh run into a directory that holds only an old log.h5 (a run that died before its first
+# checkpoint) must either be refused, or leave a log of the new run alone: steps 1..5 once
+mkdir -p stalelog && cp run/log.h5 stalelog/
+$MPIRUN --timeout "$CASE_TIMEOUT" -np 2 "$FMTRAIN" train "${TINY[@]}" --width 8 --out stalelog >stalelog.out 2>&1 </dev/null
+rc=$?
+if [ "$rc" -ne 0 ]; then
+    nerr=$(grep -c 'fmtrain: error:' stalelog.out)
+    [ "$rc" -ne 110 ] && [ "$nerr" -eq 1 ] && record stale_log "" ||
+        record stale_log "refused, but exit $rc with $nerr error lines" stalelog.out
+else
+    "$PYTHON" - >stalelog.check 2>&1 <<'PY'
+import h5py, sys
+with h5py.File("stalelog/log.h5", "r") as f:
+    steps = list(f["step"][()])
+    conf = f.attrs["config"]
+    conf = conf.decode() if isinstance(conf, bytes) else str(conf)
+width = [l for l in conf.splitlines() if l.startswith("width =")]
+print("log steps", steps, "log config", width)
+sys.exit(0 if steps == [1, 2, 3, 4, 5] and width == ["width = 8"] else 1)
+PY
+    [ $? -eq 0 ] && record stale_log "" ||
+        record stale_log "the new run appended to the old run's log (steps repeat / old config kept)" stalelog.check
+fi
 
 echo "RESULT badinput: $pass cases passed, $fail failed"
 [ "$fail" -eq 0 ] || { echo "failed cases: ${failed[*]}"; exit 1; }

@@ -40,6 +40,9 @@ int fm_ckpt_write(const char *dir, long step, const FmFileMeta *meta, const FmPa
  * or `where` itself if it is a file. 0, 1 if a directory holds none, -1 on error. */
 int fm_ckpt_find(const char *where, char *path, size_t path_size);
 
+/* 1 if `path` is an existing fmtrain checkpoint (used to refuse overwriting one), else 0. */
+int fm_is_checkpoint(const char *path);
+
 /* Step, parameter count and configuration text (malloc'ed; caller frees). 0 or -1. */
 int fm_ckpt_read_meta(const char *path, long *step, size_t *count, char **config);
 
