@@ -419,3 +419,104 @@ int fm_samples_write(const char *path, const float *samples, size_t N, size_t D,
     if (rename(tmp, path)) return fm_err_set("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
     return 0;
 }
+
+/* ---- generic output files ---- */
+
+struct FmOut {
+    hid_t f;
+    int failed;
+    char path[4096], tmp[4200];
+};
+
+FmOut *fm_out_create(const char *path, const char *format, const FmFileMeta *meta) {
+    quiet();
+    FmOut *o = fm_calloc(1, sizeof *o);
+    snprintf(o->path, sizeof o->path, "%s", path);
+    snprintf(o->tmp, sizeof o->tmp, "%s.tmp", path);
+    o->f = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (o->f < 0) o->failed = 1;
+    else if (write_meta(o->f, format, meta)) o->failed = 1;
+    return o;
+}
+
+static void out_data(FmOut *o, const char *name, hid_t type, int rank, const size_t *dims, const void *data) {
+    if (o->failed) return;
+    hsize_t d[8];
+    for (int i = 0; i < rank && i < 8; i++) d[i] = dims[i];
+    if (rank > 8 || write_dataset(o->f, name, type, rank, d, data)) o->failed = 1;
+}
+
+void fm_out_floats(FmOut *o, const char *name, int rank, const size_t *dims, const float *data) {
+    out_data(o, name, H5T_NATIVE_FLOAT, rank, dims, data);
+}
+void fm_out_doubles(FmOut *o, const char *name, int rank, const size_t *dims, const double *data) {
+    out_data(o, name, H5T_NATIVE_DOUBLE, rank, dims, data);
+}
+void fm_out_longs(FmOut *o, const char *name, size_t n, const long *data) {
+    int64_t *v = fm_calloc(n ? n : 1, sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = data[i];
+    out_data(o, name, H5T_NATIVE_INT64, 1, &n, v);
+    free(v);
+}
+void fm_out_attr_str(FmOut *o, const char *name, const char *value) {
+    if (!o->failed && attr_str(o->f, name, value)) o->failed = 1;
+}
+void fm_out_attr_f64(FmOut *o, const char *name, double value) {
+    if (!o->failed && attr_f64(o->f, name, value)) o->failed = 1;
+}
+void fm_out_attr_i64(FmOut *o, const char *name, long value) {
+    if (!o->failed && attr_i64(o->f, name, value)) o->failed = 1;
+}
+
+int fm_out_close(FmOut *o) {
+    int failed = o->failed;
+    if (o->f >= 0 && H5Fclose(o->f) < 0) failed = 1;
+    int rc = 0;
+    if (failed) {
+        unlink(o->tmp);
+        rc = fm_err_set("cannot write '%s' (directory missing, not writable or disk full?)", o->path);
+    } else if (rename(o->tmp, o->path)) {
+        rc = fm_err_set("cannot rename '%s' to '%s': %s", o->tmp, o->path, strerror(errno));
+    }
+    free(o);
+    return rc;
+}
+
+int fm_read_matrix(const char *path, const char *dset, float **data, size_t *N, size_t *D) {
+    quiet();
+    *data = NULL;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return fm_err_set("cannot open data file '%s' (missing or not HDF5)", path);
+    int rc = 0;
+    if (H5Lexists(f, dset, H5P_DEFAULT) <= 0) {
+        H5Fclose(f);
+        return fm_err_set("data file '%s' has no dataset '/%s'", path, dset);
+    }
+    hid_t d = H5Dopen2(f, dset, H5P_DEFAULT), s = H5Dget_space(d), t = H5Dget_type(d);
+    hsize_t dims[2] = {0, 0};
+    int rank = H5Sget_simple_extent_ndims(s);
+    H5T_class_t cls = H5Tget_class(t);
+    if (rank != 2) rc = fm_err_set("'%s:/%s' must be 2-D (N x D), it has rank %d", path, dset, rank);
+    else if (cls != H5T_FLOAT && cls != H5T_INTEGER) rc = fm_err_set("'%s:/%s' is not numeric", path, dset);
+    else {
+        H5Sget_simple_extent_dims(s, dims, NULL);
+        if (dims[0] == 0 || dims[1] == 0 || dims[0] * dims[1] > ((hsize_t)1 << 32))
+            rc = fm_err_set("'%s:/%s' has an unusable shape %llu x %llu", path, dset, (unsigned long long)dims[0],
+                            (unsigned long long)dims[1]);
+    }
+    if (!rc) {
+        *data = fm_malloc_floats((size_t)(dims[0] * dims[1]));
+        if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0)
+            rc = fm_err_set("reading '%s:/%s' failed (file truncated?)", path, dset);
+        for (size_t i = 0; !rc && i < (size_t)(dims[0] * dims[1]); i++)
+            if (!isfinite((*data)[i])) rc = fm_err_set("'%s:/%s' holds non-finite values (item %zu)", path, dset, i / (size_t)dims[1]);
+        if (rc) free(*data), *data = NULL;
+    }
+    *N = (size_t)dims[0];
+    *D = (size_t)dims[1];
+    H5Tclose(t);
+    H5Sclose(s);
+    H5Dclose(d);
+    H5Fclose(f);
+    return rc;
+}

@@ -4,14 +4,16 @@
 
 #include "fm/common.h"
 #include "fm/dist.h"
-#include "fm/train.h"
-
-int fm_sample_main(int argc, char **argv);
+#include "fm/commands.h"
 
 static void usage(FILE *f) {
     fprintf(f, "fmtrain %s - data-parallel flow-matching and diffusion training\n\n"
                "usage: mpirun -np P fmtrain [train] [--option value ...]   train a model (default command)\n"
-               "       mpirun -np P fmtrain sample --ckpt RUN_DIR ...      sample a trained model\n"
+               "       mpirun -np P fmtrain sample --ckpt RUN_DIR ...      sample a trained model (ODE or SDE)\n"
+               "       mpirun -np P fmtrain oracle --data moons ...        sample the exact field of a finite data set\n"
+               "       mpirun -np P fmtrain nll --ckpt RUN_DIR ...         negative log-likelihood of held-out data\n"
+               "       mpirun -np P fmtrain fielderr --ckpt RUN_DIR ...    error of the learned field vs the exact one, per t\n"
+               "       fmtrain field --ckpt RUN_DIR ...                    the learned (and exact) 2-D field on a grid\n"
                "       fmtrain COMMAND --help                              every option with its default\n"
                "       fmtrain --version\n", FM_VERSION);
 }
@@ -19,10 +21,16 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
     fm_dist_init(&argc, &argv);
     int rc;
-    if (argc >= 2 && !strcmp(argv[1], "sample")) {
-        rc = fm_sample_main(argc - 2, argv + 2);
-    } else if (argc >= 2 && !strcmp(argv[1], "train")) {
-        rc = fm_train_main(argc - 2, argv + 2);
+    static const struct {
+        const char *name;
+        int (*run)(int, char **);
+    } COMMANDS[] = {{"train", fm_train_main},   {"sample", fm_sample_main},     {"oracle", fm_oracle_main},
+                    {"field", fm_field_main},   {"fielderr", fm_fielderr_main}, {"nll", fm_nll_main}};
+    const int ncmd = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
+    int c = 0;
+    while (argc >= 2 && c < ncmd && strcmp(argv[1], COMMANDS[c].name)) c++;
+    if (argc >= 2 && c < ncmd) {
+        rc = COMMANDS[c].run(argc - 2, argv + 2);
     } else if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
         if (fm_dist_rank() == 0) usage(stdout);
         rc = FM_EXIT_OK;

@@ -20,6 +20,7 @@ void FN(fm_mlp_acts_init)(ACTS *acts, const FmMlp *net, size_t m) {
     acts->dout = ALLOC(m * net->D);
     acts->da = ALLOC(m * net->H);
     acts->dh = ALLOC(m * net->H);
+    acts->jin = ALLOC(m * (net->D + net->E)); /* the E embedding columns stay 0 */
 }
 
 void FN(fm_mlp_acts_free)(ACTS *acts) {
@@ -35,6 +36,7 @@ void FN(fm_mlp_acts_free)(ACTS *acts) {
     free(acts->dout);
     free(acts->da);
     free(acts->dh);
+    free(acts->jin);
     acts->a = acts->h = NULL;
 }
 
@@ -72,6 +74,27 @@ void FN(fm_mlp_backward)(const FmMlp *net, const T *params, T *grads, ACTS *acts
         FN(fm_linear_backward)(l ? acts->dh : NULL, W(grads, l), BIAS(grads, l), acts->da, in, ldi,
                                W(params, l), B, NI, H);
     }
+}
+
+/* Tangent propagation (forward mode), layer by layer with the saved pre-activations:
+ *   linear:  a_dot = in_dot W^T          (the bias has no tangent)
+ *   SiLU:    h_dot = silu'(a) a_dot      (= fm_silu_backward applied to the tangent)
+ * starting from in_dot = [v, 0]: the time-embedding columns have tangent 0. */
+void FN(fm_mlp_jvp)(const FmMlp *net, const T *params, ACTS *acts, const T *x, const T *t, const T *v, size_t B,
+                    T *jv) {
+    const size_t D = net->D, E = net->E, H = net->H, L = net->L, DE = D + E;
+    FN(fm_mlp_forward)(net, params, acts, x, t, B);
+    for (size_t i = 0; i < B; i++)
+        for (size_t d = 0; d < D; d++) acts->jin[i * DE + d] = v[i * D + d];
+    const T *in = acts->jin;
+    size_t ldi = DE, NI = DE;
+    for (size_t l = 0; l < L; l++) {
+        FN(fm_linear_forward)(acts->da, in, ldi, W(params, l), NULL, B, NI, H);
+        FN(fm_silu_backward)(acts->dh, acts->da, acts->a[l], B * H);
+        in = acts->dh;
+        ldi = NI = H;
+    }
+    FN(fm_linear_forward)(jv, in, ldi, W(params, L), NULL, B, NI, D);
 }
 
 #undef W

@@ -140,3 +140,22 @@ void fm_toy_heldout(float *z, FmToyKind k, uint64_t seed, size_t n) {
         fm_toy_draw(z + j * d, k, &s);
     }
 }
+
+int fm_toy_mixture(FmToyKind k, float *centres, size_t max, size_t *K, double *sigma) {
+    if (k == FM_TOY_8GAUSSIANS && max >= 8) {
+        for (size_t i = 0; i < 8; i++) {
+            centres[2 * i] = (float)(G8_RADIUS * cos((double)i * FM_PI / 4));
+            centres[2 * i + 1] = (float)(G8_RADIUS * sin((double)i * FM_PI / 4));
+        }
+        *K = 8;
+        *sigma = G8_STD;
+        return 0;
+    }
+    if (k == FM_TOY_TWOPOINT && max >= 2) {
+        centres[0] = -2, centres[1] = 2;
+        *K = 2;
+        *sigma = 0;
+        return 0;
+    }
+    return fm_err_set("data set '%s' has no closed-form density (known: 8gaussians, twopoint)", fm_toy_name(k));
+}

@@ -10,9 +10,9 @@ for f in out/ckpt-00000025.h5 out/ckpt-00000050.h5 out/ckpt-00000060.h5 out/log.
     h5dump -H "$f" >/dev/null
 done
 [ "$(readlink out/latest.h5)" = ckpt-00000060.h5 ]
-$MPIRUN -np 1 "$FMTRAIN" sample --ckpt out --n 300 --steps 20 --traj-every 5 --traj-n 100 --out s1.h5 >/dev/null
-$MPIRUN -np 2 "$FMTRAIN" sample --ckpt out --n 300 --steps 20 --traj-every 5 --traj-n 100 --out s2.h5 >/dev/null
-$MPIRUN -np 3 "$FMTRAIN" sample --ckpt out/ckpt-00000060.h5 --n 300 --steps 7 --solver heun --traj-every 3 \
+$MPIRUN -np 1 "$FMTRAIN" sample --ckpt out --n 300 --steps 20 --frames 4 --traj-n 100 --out s1.h5 >/dev/null
+$MPIRUN -np 2 "$FMTRAIN" sample --ckpt out --n 300 --steps 20 --frames 4 --traj-n 100 --out s2.h5 >/dev/null
+$MPIRUN -np 3 "$FMTRAIN" sample --ckpt out/ckpt-00000060.h5 --n 300 --steps 7 --solver heun --frames 3 \
     --traj-n 400 --out s3.h5 >/dev/null
 h5dump -H s2.h5 >/dev/null
 "$PYTHON" - <<'PY'
@@ -45,9 +45,10 @@ check(np.allclose(s2["t"][()], [0, 0.25, 0.5, 0.75, 1.0]), "trajectory times")
 check(np.array_equal(s2["trajectory"][-1], s2["samples"][:100]), "last frame = final samples")
 dt = np.max(np.abs(s1["trajectory"][()] - s2["trajectory"][()]))
 check(dt <= 1e-5, f"trajectories with 1 and 2 ranks agree (max diff {dt:.2e})")
-check(s3.attrs["nfe"] == 14 and s3["trajectory"].shape == (4, 300, 2), "heun: NFE 2/step; frames 0,3,6,7")
-check(np.allclose(s3["t"][()], [0, 3 / 7, 6 / 7, 1]), "frame times with a partial last stride")
-for a in ("solver", "steps", "nfe", "seed", "checkpoint", "t_min", "t_max", "config", "sample_config", "energy_distance"):
+check(s3.attrs["nfe"] == 14 and s3["trajectory"].shape == (4, 300, 2), "heun: NFE 2/step; 3 frames after the start")
+check(np.allclose(s3["t"][()], [0, 2 / 7, 4 / 7, 1]), "frames at steps k*7//3")
+for a in ("solver", "steps", "nfe", "seed", "checkpoint", "t_min", "t_max", "config", "sample_config", "energy_distance",
+          "sliced_w2", "grid", "sigma", "nfe_max"):
     check(a in s2.attrs, f"samples attribute {a}")
 check(s2["reference"].shape == (2000, 2), "held-out reference stored")
 sys.exit(0 if ok else 1)

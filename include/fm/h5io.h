@@ -71,4 +71,21 @@ int fm_samples_write(const char *path, const float *samples, size_t N, size_t D,
                      size_t NT, const double *t, const float *ref, size_t M, const FmFileMeta *meta,
                      const FmSampleInfo *info);
 
+/* A generic output file, written to PATH.tmp and renamed to PATH on fm_out_close (so a
+ * reader never sees a half-written file). Calls after an error are no-ops; fm_out_close
+ * returns 0 or -1 (fm_err_set naming the file). `format` is stored as attribute `format`. */
+typedef struct FmOut FmOut;
+FmOut *fm_out_create(const char *path, const char *format, const FmFileMeta *meta);
+void fm_out_floats(FmOut *o, const char *name, int rank, const size_t *dims, const float *data);
+void fm_out_doubles(FmOut *o, const char *name, int rank, const size_t *dims, const double *data);
+void fm_out_longs(FmOut *o, const char *name, size_t n, const long *data);
+void fm_out_attr_str(FmOut *o, const char *name, const char *value);
+void fm_out_attr_f64(FmOut *o, const char *name, double value);
+void fm_out_attr_i64(FmOut *o, const char *name, long value);
+int fm_out_close(FmOut *o);
+
+/* Reads a 2-D float dataset (N, D) from an HDF5 file (any float or integer type, converted).
+ * *data is malloc'ed. 0 or -1 (fm_err_set naming file and dataset). */
+int fm_read_matrix(const char *path, const char *dset, float **data, size_t *N, size_t *D);
+
 #endif

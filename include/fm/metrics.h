@@ -3,10 +3,16 @@
 #define FM_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Energy distance  2 E|X - Y| - E|X - X'| - E|Y - Y'|  (Szekely), with the V-statistic
  * (all pairs, including i = j in the within-set terms) for x (n, D) and y (m, D). Zero iff
  * the two empirical distributions coincide; O(n m D), OpenMP-parallel. */
 double fm_energy_distance(const float *x, size_t n, const float *y, size_t m, size_t D);
+
+/* Sliced Wasserstein-2 distance: sqrt of the mean over `nproj` random unit directions
+ * (keyed by (seed, j, 0, FM_RNG_METRIC)) of W2^2 between the 1-D projections, each computed
+ * from sorted projections compared at K = min(n, m) matching quantile positions. */
+double fm_sliced_w2(const float *x, size_t n, const float *y, size_t m, size_t D, size_t nproj, uint64_t seed);
 
 #endif

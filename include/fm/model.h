@@ -58,7 +58,8 @@ double fm_mlp_flops(const FmMlp *net, size_t B);
         T **a, **h;  /* L arrays of (m, H): pre-activation and SiLU output of each hidden layer */  \
         T *out;      /* (m, D) the prediction */                                                   \
         T *dout;     /* (m, D) gradient of the loss w.r.t. out (set by the caller) */              \
-        T *da, *dh;  /* (m, H) scratch */                                                          \
+        T *da, *dh;  /* (m, H) scratch (also the tangents of fm_mlp_jvp) */                        \
+        T *jin;      /* (m, D+E) tangent of in: [v, 0] (the time embedding has tangent 0) */       \
     } FmMlpActs_##S;                                                                               \
     void fm_mlp_acts_init_##S(FmMlpActs_##S *acts, const FmMlp *net, size_t m);                   \
     void fm_mlp_acts_free_##S(FmMlpActs_##S *acts);                                                \
@@ -67,7 +68,12 @@ double fm_mlp_flops(const FmMlp *net, size_t B);
                             const T *t, size_t B);                                                 \
     /* grads += d loss / d params, from acts->dout and the saved activations. */                   \
     void fm_mlp_backward_##S(const FmMlp *net, const T *params, T *grads, FmMlpActs_##S *acts,      \
-                             size_t B);
+                             size_t B);                                                            \
+    /* Forward-mode Jacobian-vector product: runs the forward pass (acts->out = net(x, t)) and     \
+     * jv (B,D) = (d out / d x) v for tangents v (B,D) (t is held fixed). Used for divergences:    \
+     * div = sum_j e_j^T J e_j, or Hutchinson's v^T J v. Overwrites acts->da, acts->dh. */          \
+    void fm_mlp_jvp_##S(const FmMlp *net, const T *params, FmMlpActs_##S *acts, const T *x,         \
+                        const T *t, const T *v, size_t B, T *jv);
 
 FM_DECLARE_MLP(float, f)
 FM_DECLARE_MLP(double, d)

@@ -25,7 +25,8 @@ enum {
     FM_RNG_SAMPLE = 5,  /* the sampler's initial noise X_0 (index = sample number) */
     FM_RNG_HELDOUT = 6, /* held-out toy data for evaluation (index = item number) */
     FM_RNG_SDE = 7,     /* Brownian increments of SDE samplers */
-    FM_RNG_PROBE = 8    /* Hutchinson probes */
+    FM_RNG_PROBE = 8,   /* Hutchinson probes */
+    FM_RNG_METRIC = 9   /* random directions of the sliced Wasserstein distance */
 };
 
 typedef struct {

@@ -31,4 +31,9 @@ void fm_toy_draw(float *z, FmToyKind k, FmStream *s);
 /* n held-out items (index 0..n-1, purpose FM_RNG_HELDOUT) into z (n x dim). */
 void fm_toy_heldout(float *z, FmToyKind k, uint64_t seed, size_t n);
 
+/* Data sets that are Gaussian mixtures (1/K) sum_k N(c_k, sigma^2 I) with a known density:
+ * 8gaussians (sigma 0.2) and twopoint (sigma 0: two atoms). Writes up to `max` centres (K, dim).
+ * Returns 0, or -1 (fm_err_set) for a set whose density has no closed form. */
+int fm_toy_mixture(FmToyKind k, float *centres, size_t max, size_t *K, double *sigma);
+
 #endif
