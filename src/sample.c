@@ -384,7 +384,7 @@ int fm_oracle_main(int argc, char **argv) {
     FmOracle orc;
     memset(&orc, 0, sizeof orc);
     rc = fm_schedule_parse(&orc.sched, sc.path);
-    if (!rc) rc = resolve_times(&pl, &sc, 0.0, 0.999, 0.999, "the exact field of a finite data set (t < 1)");
+    if (!rc) rc = resolve_times(&pl, &sc, 0.0, 0.999, 1 - 1e-9, "the exact field of a finite data set (t < 1)");
     if (fm_dist_agree(rc)) return FM_EXIT_USAGE;
     pl.sched = orc.sched;
     float *z = NULL;

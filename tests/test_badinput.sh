@@ -156,6 +156,26 @@ expect_error sample_t_range        t-max        2 sample --ckpt run --t-min 0.6 
 expect_error sample_n_zero         "--n"        2 sample --ckpt run --n 0 --out s.h5
 expect_error sample_unknown_flag   bogus        2 sample --ckpt run --bogus 1
 expect_error sample_out_no_dir     no-such-dir  2 sample --ckpt run --n 10 --reference 0 --out no-such-dir/s.h5
+# samplers, SDE, oracle and likelihood (the second issue's corpus)
+"$PYTHON" -c "import h5py, numpy as np; h5py.File('pts3.h5', 'w')['data'] = np.zeros((5, 3), np.float32)"
+expect_error sample_steps_zero     "--steps"    2 sample --ckpt run --steps 0 --out s.h5
+expect_error sample_rtol_zero      "--rtol"     2 sample --ckpt run --solver dopri5 --rtol 0 --out s.h5
+expect_error sample_atol_negative  "--atol"     2 sample --ckpt run --solver dopri5 --atol -1e-3 --out s.h5
+expect_error sample_sigma_negative "const:-1"   2 sample --ckpt run --sigma const:-1 --out s.h5
+expect_error sample_sigma_junk     "beta:x"     2 sample --ckpt run --sigma beta:x --out s.h5
+expect_error sample_sde_heun       "euler"      2 sample --ckpt run --sigma beta:1 --solver heun --out s.h5
+expect_error sample_sde_t_max_1    "t-max"      2 sample --ckpt run --sigma const:1 --t-max 1 --out s.h5
+expect_error sample_bad_grid       "power:0"    2 sample --ckpt run --grid power:0 --out s.h5
+expect_error sample_wrong_objective "noise"     2 sample --ckpt run --objective noise --out s.h5
+expect_error oracle_file_missing   nope.h5      2 oracle --data-file nope.h5 --out o.h5
+expect_error oracle_t_max_1        "t-max"      2 oracle --t-max 1 --out o.h5
+expect_error fielderr_dim_mismatch "dimension"  2 fielderr --ckpt run --data-file pts3.h5 --out e.h5
+expect_error nll_dim_mismatch      "dimension"  2 nll --ckpt run --data-file pts3.h5 --out n.h5
+expect_error nll_divergence_bogus  bogus        2 nll --ckpt run --divergence bogus --out n.h5
+expect_error nll_hutchinson_dopri5 hutchinson   2 nll --ckpt run --divergence hutchinson --solver dopri5 --out n.h5
+expect_error nll_oracle_no_density moons        2 nll --ckpt run --oracle --out n.h5
+expect_error nll_noise_t0_zero     t0           2 nll --ckpt noise --t0 0 --out n.h5
+expect_error field_out_is_ckpt     ckpt         1 field --ckpt run --out run/ckpt-00000005.h5
 after=$(fingerprint run)
 [ "$before" = "$after" ] && record checkpoints_untouched_after_sample "" ||
     record checkpoints_untouched_after_sample "the good run's files changed"
