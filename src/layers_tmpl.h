@@ -53,12 +53,12 @@ void FN(fm_silu_backward)(T *da, const T *dh, const T *a, size_t n) {
     }
 }
 
-void FN(fm_time_embed)(T *out, size_t ldo, const T *t, size_t B, size_t E) {
+void FN(fm_time_embed)(T *out, size_t ldo, const T *t, size_t B, size_t E, double scale) {
     size_t half = E / 2;
     for (size_t i = 0; i < B; i++) {
         for (size_t k = 0; k < half; k++) {
             double f = exp(-log(10000.0) * (double)k / (double)half);
-            double arg = FM_TEMB_SCALE * (double)t[i] * f;
+            double arg = scale * (double)t[i] * f;
             out[i * ldo + k] = (T)sin(arg);
             out[i * ldo + half + k] = (T)cos(arg);
         }

@@ -7,7 +7,9 @@
 #include "fm/common.h"
 #include "fm/rng.h"
 
-static double mean_dist(const float *a, size_t n, const float *b, size_t m, size_t D) {
+/* Mean distance between the rows of a (n, D) and b (m, D); with same = 1 (a == b) the
+ * mean over pairs i != j (the unbiased U-statistic). */
+static double mean_dist(const float *a, size_t n, const float *b, size_t m, size_t D, int same) {
     double s = 0;
     #pragma omp parallel for reduction(+ : s) schedule(static)
     for (size_t i = 0; i < n; i++) {
@@ -22,11 +24,12 @@ static double mean_dist(const float *a, size_t n, const float *b, size_t m, size
         }
         s += row;
     }
-    return s / ((double)n * (double)m);
+    double pairs = same ? (double)n * (double)(n - 1) : (double)n * (double)m;
+    return pairs > 0 ? s / pairs : 0;
 }
 
 double fm_energy_distance(const float *x, size_t n, const float *y, size_t m, size_t D) {
-    return 2 * mean_dist(x, n, y, m, D) - mean_dist(x, n, x, n, D) - mean_dist(y, m, y, m, D);
+    return 2 * mean_dist(x, n, y, m, D, 0) - mean_dist(x, n, x, n, D, 1) - mean_dist(y, m, y, m, D, 1);
 }
 
 static int cmp_double(const void *a, const void *b) {

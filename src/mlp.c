@@ -38,6 +38,7 @@ int fm_mlp_init(FmMlp *net, size_t D, size_t E, size_t H, size_t L) {
     net->E = E;
     net->H = H;
     net->L = L;
+    net->temb_scale = FM_TEMB_SCALE_DEFAULT;
     char name[FM_NAME_MAX];
     for (size_t l = 0; l <= L; l++) {
         size_t in = l ? H : D + E, out = l < L ? H : D;

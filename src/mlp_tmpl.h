@@ -49,7 +49,7 @@ void FN(fm_mlp_forward)(const FmMlp *net, const T *params, ACTS *acts, const T *
     FM_CHECK(B <= acts->m, "mlp forward: %zu rows > activation capacity %zu", B, acts->m);
     for (size_t i = 0; i < B; i++)
         for (size_t d = 0; d < D; d++) acts->in[i * DE + d] = x[i * D + d];
-    FN(fm_time_embed)(acts->in + D, DE, t, B, E);
+    FN(fm_time_embed)(acts->in + D, DE, t, B, E, net->temb_scale);
     const T *in = acts->in;
     size_t ldi = DE, NI = DE;
     for (size_t l = 0; l < L; l++) {

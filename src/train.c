@@ -49,8 +49,11 @@ int fm_setup_resolve(FmSetup *su, const FmTrainConfig *cfg) {
     if (su->objective == FM_PRED_SCORE && cfg->t_eps == 0)
         return fm_err_set("--t-eps 0 with the score objective: its target -eps/beta is infinite at t = 1");
     su->t_max = fm_train_t_max(cfg, su->objective, &su->sched);
-    return fm_mlp_init(&su->net, (size_t)fm_toy_dim(su->data), (size_t)cfg->temb, (size_t)cfg->width,
-                       (size_t)cfg->depth);
+    if (fm_mlp_init(&su->net, (size_t)fm_toy_dim(su->data), (size_t)cfg->temb, (size_t)cfg->width,
+                    (size_t)cfg->depth))
+        return -1;
+    su->net.temb_scale = cfg->temb_scale;
+    return 0;
 }
 
 /* mkdir -p */

@@ -18,6 +18,7 @@ static const FmOption OPTS[] = {
     {"width", INT(width), "256", 1, 65536, 1, "hidden width of the MLP"},
     {"depth", INT(depth), "3", 1, 31, 1, "number of hidden layers of the MLP"},
     {"temb", INT(temb), "32", 2, 4096, 1, "width of the sinusoidal time embedding (even)"},
+    {"temb-scale", DBL(temb_scale), "50", 1e-3, 1e6, 1, "time scale of the embedding sin/cos(scale t f_k); the DDPM value 1000 makes the field oscillate in t and ODE solvers need many more steps"},
     {"batch", INT(batch), "256", 1, BIG, 0, "global batch size B (all ranks together)"},
     {"micro-batch", INT(micro_batch), "0", 0, BIG, 0, "rows per forward/backward pass (bounds activation memory; gradients accumulate); 0 = B/ranks"},
     {"steps", INT(steps), "2000", 1, BIG, 0, "number of optimizer steps"},

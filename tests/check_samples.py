@@ -3,7 +3,7 @@
 
 twopoint: fraction of samples within 0.3 of +-2 and the share of the +2 mode.
 2-D sets: the energy distance stored by `fmtrain sample` next to that of pure N(0, I)
-noise against the same held-out reference (computed here with numpy, same V-statistic).
+noise against the same held-out reference (computed here with numpy, the same U-statistic).
 Prints one RESULT line; exits 1 when a bound is missed.
 """
 import argparse
@@ -14,9 +14,11 @@ import numpy as np
 
 
 def energy_distance(x, y):
-    def mean_dist(a, b):
-        return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)).mean()
-    return 2 * mean_dist(x, y) - mean_dist(x, x) - mean_dist(y, y)
+    """The same unbiased U-statistic as fmtrain's (pairs i != j within a set)."""
+    def mean_dist(a, b, same):
+        d = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
+        return d.sum() / (len(a) * (len(a) - 1)) if same else d.mean()
+    return 2 * mean_dist(x, y, False) - mean_dist(x, x, True) - mean_dist(y, y, True)
 
 
 def main():

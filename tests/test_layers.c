@@ -108,7 +108,7 @@ static void test_silu_and_sqerr(void) {
 
 static void test_time_embed(void) {
     double t[2] = {0.0, 0.25}, out[2 * 8];
-    fm_time_embed_d(out, 8, t, 2, 8);
+    fm_time_embed_d(out, 8, t, 2, 8, 1000.0);
     T_CLOSE(out[0], 0.0, 1e-15, "emb sin(0)");
     T_CLOSE(out[4], 1.0, 1e-15, "emb cos(0)");
     T_CLOSE(out[8 + 0], sin(250.0), 1e-12, "emb k=0 at t=0.25");

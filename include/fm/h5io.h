@@ -22,7 +22,7 @@
 
 #include "fm/model.h"
 
-#define FM_CKPT_FORMAT_VERSION 1
+#define FM_CKPT_FORMAT_VERSION 2 /* 2: the time embedding's scale became a model option */
 
 /* Provenance and identity stored with every file. */
 typedef struct {

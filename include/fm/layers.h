@@ -14,9 +14,6 @@
 #ifndef FM_LAYERS_H
 #define FM_LAYERS_H
 
-#ifndef FM_TEMB_SCALE
-#define FM_TEMB_SCALE 1000.0
-#endif
 
 #include <stddef.h>
 
@@ -32,9 +29,9 @@
     /* da = dh * silu'(a). */                                                                      \
     void fm_silu_backward_##S(T *da, const T *dh, const T *a, size_t n);                           \
     /* Sinusoidal embedding of t (B) into columns [0,E) of out (row stride ldo):                   \
-     * out[i][k] = sin(1000 t_i f_k), out[i][E/2 + k] = cos(1000 t_i f_k),                         \
-     * f_k = 10000^(-k/(E/2)), k < E/2  (E even; the transformer/DDPM embedding). */              \
-    void fm_time_embed_##S(T *out, size_t ldo, const T *t, size_t B, size_t E);                    \
+     * out[i][k] = sin(scale t_i f_k), out[i][E/2 + k] = cos(scale t_i f_k),                       \
+     * f_k = 10000^(-k/(E/2)), k < E/2  (E even; the transformer/DDPM embedding has scale 1000). */ \
+    void fm_time_embed_##S(T *out, size_t ldo, const T *t, size_t B, size_t E, double scale);      \
     /* Mean squared error:  returns sum_i (pred_i - target_i)^2  (in double);                      \
      * dpred_i = 2 * scale * (pred_i - target_i)  if dpred != NULL. */                              \
     double fm_sqerr_##S(T *dpred, const T *pred, const T *target, size_t n, double scale);

@@ -5,9 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Energy distance  2 E|X - Y| - E|X - X'| - E|Y - Y'|  (Szekely), with the V-statistic
- * (all pairs, including i = j in the within-set terms) for x (n, D) and y (m, D). Zero iff
- * the two empirical distributions coincide; O(n m D), OpenMP-parallel. */
+/* Energy distance  2 E|X - Y| - E|X - X'| - E|Y - Y'|  (Szekely) of x (n, D) and y (m, D),
+ * with unbiased U-statistics (pairs i != j within a set), so values computed with different
+ * sample sizes compare; it estimates 0 for equal distributions (and can dip below it).
+ * O((n + m)^2 D), OpenMP-parallel. */
 double fm_energy_distance(const float *x, size_t n, const float *y, size_t m, size_t D);
 
 /* Sliced Wasserstein-2 distance: sqrt of the mean over `nproj` random unit directions

@@ -35,12 +35,21 @@ typedef struct {
 /* Looks up a tensor by name (NULL if absent). */
 const FmTensor *fm_table_find(const FmParamTable *tab, const char *name);
 
+/* Default time scale of the embedding: sin(50 t f_k). The DDPM value 1000 makes the learned
+ * field oscillate in t (period ~0.006) and ODE solvers lose their order. Measured on
+ * 8gaussians (width 256, depth 3, 6000 steps, 2 ranks), evaluations dopri5 needs at
+ * tolerance 1e-6: scale 1000: 1028, 100: 212, 50: 134, 20: 96, at equal sample quality and
+ * likelihood; but at 20 a noise model on twopoint missed the 50 +- 5 % mode balance on one
+ * seed of three (55.2 %), which 50 and 100 met on all three. */
+#define FM_TEMB_SCALE_DEFAULT 50.0
+
 typedef struct {
     size_t D, E, H, L;
+    double temb_scale; /* t is embedded as sin/cos(temb_scale t f_k) */
     FmParamTable table;
 } FmMlp;
 
-/* Builds the table; 0 or -1 (fm_err_set) for impossible sizes. */
+/* Builds the table (temb_scale = FM_TEMB_SCALE_DEFAULT); 0 or -1 (fm_err_set) for impossible sizes. */
 int fm_mlp_init(FmMlp *net, size_t D, size_t E, size_t H, size_t L);
 
 /* PyTorch-default initialisation U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and
