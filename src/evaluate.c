@@ -346,6 +346,9 @@ int fm_nll_main(int argc, char **argv) {
         fm_out_attr_f64(f, "nfe", nf_sum[0] / (double)N);
         fm_out_attr_str(f, "divergence", ec.divergence);
         fm_out_attr_i64(f, "probes", hutch ? ec.probes : 0);
+        fm_out_attr_f64(f, "bits_per_dim", mean / ((double)D * log(2.0)));
+        fm_out_attr_i64(f, "seed", ec.seed);
+        fm_out_attr_i64(f, "steps", o.solver == FM_SOLVER_DOPRI5 ? 0 : ec.steps);
         fm_out_attr_f64(f, "t0", o.t0);
         fm_out_attr_f64(f, "t1", o.t1);
         fm_out_attr_str(f, "checkpoint", path);
@@ -359,8 +362,9 @@ int fm_nll_main(int argc, char **argv) {
         }
         rc = fm_out_close(f);
         if (!rc) {
-            printf("nll: %zu points, mean %.4f +- %.4f nats (%.4f nats/dim), %s divergence, %s, NFE %.1f, %.2f s\n",
-                   N, mean, se, mean / (double)D, ec.divergence, fm_solver_name(o.solver), nf_sum[0] / (double)N, wall);
+            printf("nll: %zu points, mean %.4f +- %.4f nats (%.4f bits/dim), %s divergence, %s, NFE %.1f, %.2f s\n",
+                   N, mean, se, mean / ((double)D * log(2.0)), ec.divergence, fm_solver_name(o.solver),
+                   nf_sum[0] / (double)N, wall);
             if (nll_or)
                 printf("exact field of the data density: mean %.4f nats (continuity equation), %.4f (closed form)\n",
                        mo, mc);

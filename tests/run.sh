@@ -11,7 +11,6 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 # every MPI launch is bounded: a hang fails the test (exit 110) instead of the suite
 export MPIRUN="mpirun --oversubscribe --timeout ${MPI_TIMEOUT:-240}"
-if [ "$BUILD" = build-san ]; then export ASAN_OPTIONS=detect_leaks=0; fi
 export TMPDIR_TEST=$(mktemp -d /tmp/fmtrain-test.XXXXXX)
 trap 'rm -rf "$TMPDIR_TEST"' EXIT
 
@@ -30,7 +29,9 @@ run() { # name, command...
     grep -E '^(RESULT|[a-z0-9_./-]+: [0-9]+ checks)' "$log" | sed 's/^/    /'
 }
 
+# unit tests run with LeakSanitizer on (sanitizer build); under mpirun it is off: Open MPI leaks
 for t in "$BUILD"/tests/test_*; do run "$(basename "$t")" "$t"; done
+[ "$BUILD" = build-san ] && export ASAN_OPTIONS=detect_leaks=0
 for t in tests/test_*.sh; do run "$(basename "$t" .sh)" bash "$t"; done
 
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
