@@ -39,7 +39,9 @@ int main(int argc, char **argv) {
         rc = FM_EXIT_OK;
     } else if (argc >= 2 && argv[1][0] != '-') {
         if (fm_dist_rank() == 0) {
-            fprintf(stderr, "fmtrain: error: unknown command '%s' (known: train, sample)\n", argv[1]);
+            fprintf(stderr, "fmtrain: error: unknown command '%s' (known:", argv[1]);
+            for (int k = 0; k < ncmd; k++) fprintf(stderr, "%s %s", k ? "," : "", COMMANDS[k].name);
+            fprintf(stderr, ")\n");
             usage(stderr);
         }
         rc = FM_EXIT_USAGE;
