@@ -15,46 +15,18 @@ arrows are clipped at --clip cells (their colour still gives |u|).  Panels have 
 
 Run with Debian's interpreter:  /usr/bin/python3 scripts/plot_field.py field.h5 -o field.png
 """
-import argparse
 import os
-import sys
 
 import numpy as np
 
-PROG = os.path.basename(sys.argv[0])
+import fmplot
+from fmplot import die, warn
+
 CMAP = "viridis"
 DATA_COLOR = "0.4"
-
-
-def die(msg):
-    print("%s: error: %s" % (PROG, msg), file=sys.stderr)
-    sys.exit(2)
-
-
-def warn(msg):
-    print("%s: warning: %s" % (PROG, msg), file=sys.stderr)
-
-
-def attr_str(f, name, default="?"):
-    """Root attribute as a plain string (handles bytes, numpy scalars, 1-element arrays)."""
-    if name not in f.attrs:
-        return default
-    v = f.attrs[name]
-    if isinstance(v, np.ndarray):
-        v = v.item() if v.size == 1 else v.tolist()
-    if isinstance(v, (bytes, np.bytes_)):
-        v = v.decode("utf-8", "replace")
-    if isinstance(v, (float, np.floating)):
-        return "%g" % v
-    v = str(v).strip().rstrip("\x00")
-    return v if v else default
-
-
-def marker_style(n):
-    """Point size and alpha: large and solid for a few points, small and faint for many."""
-    s = float(np.clip(3000.0 / max(n, 1), 0.5, 20.0))
-    a = float(np.clip(2000.0 / max(n, 1), 0.15, 0.85))
-    return s, a
+# data points (fmplot.marker_style): large and solid for a few points, small and faint for many
+MARKER_SIZE = (3000.0, 0.5, 20.0)
+MARKER_ALPHA = (2000.0, 0.15, 0.85)
 
 
 def thin(n, k):
@@ -68,12 +40,10 @@ def thin(n, k):
 
 
 def main():
-    ap = argparse.ArgumentParser(
-        description="Plot the model velocity field (and the exact field of the data set, if present) "
-                    "from an fmtrain field file as arrows on a grid, one column per time t.")
-    ap.add_argument("field", metavar="FIELD.h5", help="field file written by `fmtrain field`")
-    ap.add_argument("-o", "--out", metavar="PNG", default="field.png",
-                    help="output image (default: %(default)s)")
+    ap = fmplot.argparser(
+        "Plot the model velocity field (and the exact field of the data set, if present) "
+        "from an fmtrain field file as arrows on a grid, one column per time t.",
+        "field", "FIELD.h5", "field file written by `fmtrain field`", "field.png")
     ap.add_argument("--cols", type=int, default=6,
                     help="number of time columns, evenly spread over /t (default: %(default)s)")
     ap.add_argument("--arrows", type=int, default=21,
@@ -87,22 +57,11 @@ def main():
                     help="clip arrows at this many grid cells (default: %(default)s; 0 = never)")
     ap.add_argument("--max-points", type=int, default=5000,
                     help="random subset of /data drawn per panel (default: %(default)s)")
-    ap.add_argument("--dpi", type=int, default=110, help="image resolution (default: %(default)s)")
-    args = ap.parse_args()
+    args = fmplot.parse_args(ap)
 
-    if not os.path.isfile(args.field):
-        die("no such file: %s" % args.field)
-
-    import h5py
-    try:
-        f = h5py.File(args.field, "r")
-    except OSError as e:
-        die("cannot open %s as HDF5: %s" % (args.field, e))
-
-    with f:
-        for name in ("t", "grid_x", "grid_y", "u"):
-            if name not in f:
-                die("%s: missing dataset /%s (is this a field file from `fmtrain field`?)" % (args.field, name))
+    with fmplot.open_h5(args.field) as f:
+        fmplot.require(f, args.field, ("t", "grid_x", "grid_y", "u"),
+                       "is this a field file from `fmtrain field`?")
         t = np.asarray(f["t"][()], dtype=np.float64).ravel()
         gx = np.asarray(f["grid_x"][()], dtype=np.float64).ravel()
         gy = np.asarray(f["grid_y"][()], dtype=np.float64).ravel()
@@ -121,13 +80,9 @@ def main():
         k = max(1, min(args.cols, T))
         sel = order[np.unique(np.round(np.linspace(0, T - 1, k)).astype(int))]
         iy, ix = thin(Gy, args.arrows), thin(Gx, args.arrows)
-        rows_h5 = np.sort(sel)
 
         def load(name):
-            a = np.asarray(f[name][rows_h5], dtype=np.float64)
-            pos = {r: n for n, r in enumerate(rows_h5)}
-            a = np.stack([a[pos[r]] for r in sel])
-            return a[:, iy][:, :, ix]                  # (k, ny, nx, 2)
+            return fmplot.read_rows(f[name], sel)[:, iy][:, :, ix]    # (k, ny, nx, 2)
 
         fields = [("model", load("u"))]
         ndata = None
@@ -146,7 +101,7 @@ def main():
             else:
                 lab = "exact (%d data points)" % ndata if ndata is not None else "exact"
                 fields.append((lab, load("u_oracle")))
-        meta = {n: attr_str(f, n) for n in ("checkpoint", "objective", "path", "data")}
+        meta = {n: fmplot.attr_str(f, n) for n in ("checkpoint", "objective", "path", "data")}
 
     ts = t[sel]
     X, Y = np.meshgrid(gx[ix], gy[iy])                 # X[j, i] = grid_x[i], Y[j, i] = grid_y[j]
@@ -191,13 +146,11 @@ def main():
     else:
         vmin, vmax = 1e-3, 1.0
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap, LogNorm
+    plt = fmplot.pyplot()
+    from matplotlib.colors import LogNorm
 
     # viridis without its pale-yellow end (poor contrast on white)
-    cmap = ListedColormap(plt.get_cmap(CMAP)(np.linspace(0.0, 0.88, 256)), name="viridis_dark")
+    cmap = fmplot.dark_cmap(CMAP, 0.88)
     norm = LogNorm(vmin=vmin, vmax=vmax)
 
     xl = (gx.min() - 0.5 * cell, gx.max() + 0.5 * cell) if gx.size > 1 else (gx[0] - 1, gx[0] + 1)
@@ -268,7 +221,7 @@ def main():
 
     if data is not None and data.shape[0] > args.max_points:
         data = data[np.random.default_rng(0).choice(data.shape[0], args.max_points, replace=False)]
-    ds, da = marker_style(data.shape[0]) if data is not None else (0, 0)
+    ds, da = fmplot.marker_style(data.shape[0], MARKER_SIZE, MARKER_ALPHA) if data is not None else (0, 0)
     for r, (label, _) in enumerate(fields):
         for c in range(k):
             ax = axes[r, c]
@@ -312,11 +265,7 @@ def main():
     cb.ax.tick_params(labelsize=7.5)
     fig.suptitle("\n".join(lines), fontsize=tfs, y=1 - 0.12 / fh, va="top")
 
-    try:
-        fig.savefig(args.out, dpi=args.dpi)
-    except OSError as e:
-        die("cannot write %s: %s" % (args.out, e))
-    print(args.out)
+    fmplot.save(fig, args.out, args.dpi)
 
 
 if __name__ == "__main__":

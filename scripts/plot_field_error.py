@@ -10,53 +10,18 @@ Bottom panel (log y): the relative error err / ref (+- s.e. / ref); 1 is the err
 
 Run with Debian's interpreter:  /usr/bin/python3 scripts/plot_field_error.py fielderr.h5 -o err.png
 """
-import argparse
 import os
-import sys
 
 import numpy as np
 
-PROG = os.path.basename(sys.argv[0])
+import fmplot
+from fmplot import die, warn
+
 ERR_COLOR = "tab:blue"
 REF_COLOR = "0.2"
 REL_COLOR = "tab:red"
-
-
-def die(msg):
-    print("%s: error: %s" % (PROG, msg), file=sys.stderr)
-    sys.exit(2)
-
-
-def warn(msg):
-    print("%s: warning: %s" % (PROG, msg), file=sys.stderr)
-
-
-def attr_str(f, name, default="?"):
-    """Root attribute as a plain string (handles bytes, numpy scalars, 1-element arrays)."""
-    if name not in f.attrs:
-        return default
-    v = f.attrs[name]
-    if isinstance(v, np.ndarray):
-        v = v.item() if v.size == 1 else v.tolist()
-    if isinstance(v, (bytes, np.bytes_)):
-        v = v.decode("utf-8", "replace")
-    if isinstance(v, (float, np.floating)):
-        return "%g" % v
-    v = str(v).strip().rstrip("\x00")
-    return v if v else default
-
-
-def log_limits(*arrays):
-    """y-limits for a log axis covering all positive finite values, with a little margin."""
-    v = np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays])
-    v = v[np.isfinite(v) & (v > 0)]
-    if v.size == 0:
-        return None
-    lo, hi = float(v.min()), float(v.max())
-    if hi <= lo * 1.0001:
-        lo, hi = lo / 2, hi * 2
-    r = (hi / lo) ** 0.06
-    return lo / r, hi * r
+# log-axis limits (fmplot.log_limits): all positive finite values (few bins), a little margin
+LOG_LIMITS = dict(pct=None, margin=0.06, flat=1.0001)
 
 
 def steps(lo, hi, y):
@@ -74,29 +39,15 @@ def steps(lo, hi, y):
 
 
 def main():
-    ap = argparse.ArgumentParser(
-        description="Plot the model-vs-exact field error per t bin (and its scale and relative size) "
-                    "from an fmtrain field-error file.")
-    ap.add_argument("fielderr", metavar="ERR.h5", help="field-error file written by `fmtrain fielderr`")
-    ap.add_argument("-o", "--out", metavar="PNG", default="err.png",
-                    help="output image (default: %(default)s)")
-    ap.add_argument("--dpi", type=int, default=110, help="image resolution (default: %(default)s)")
-    args = ap.parse_args()
+    ap = fmplot.argparser(
+        "Plot the model-vs-exact field error per t bin (and its scale and relative size) "
+        "from an fmtrain field-error file.",
+        "fielderr", "ERR.h5", "field-error file written by `fmtrain fielderr`", "err.png")
+    args = fmplot.parse_args(ap)
 
-    if not os.path.isfile(args.fielderr):
-        die("no such file: %s" % args.fielderr)
-
-    import h5py
-    try:
-        f = h5py.File(args.fielderr, "r")
-    except OSError as e:
-        die("cannot open %s as HDF5: %s" % (args.fielderr, e))
-
-    with f:
-        for name in ("t_lo", "t_hi", "err"):
-            if name not in f:
-                die("%s: missing dataset /%s (is this a field-error file from `fmtrain fielderr`?)"
-                    % (args.fielderr, name))
+    with fmplot.open_h5(args.fielderr) as f:
+        fmplot.require(f, args.fielderr, ("t_lo", "t_hi", "err"),
+                       "is this a field-error file from `fmtrain fielderr`?")
         t_lo = np.asarray(f["t_lo"][()], dtype=np.float64).ravel()
         t_hi = np.asarray(f["t_hi"][()], dtype=np.float64).ravel()
         err = np.asarray(f["err"][()], dtype=np.float64).ravel()
@@ -112,7 +63,7 @@ def main():
                 warn("/%s has %d entries but /err has %d; ignored" % (name, a.size, K))
                 a = None
             opt[name] = a
-        meta = {n: attr_str(f, n) for n in ("checkpoint", "objective", "path", "data", "n_data", "weights")}
+        meta = {n: fmplot.attr_str(f, n) for n in ("checkpoint", "objective", "path", "data", "n_data", "weights")}
 
     if K == 0:
         die("%s: /err is empty" % args.fielderr)
@@ -130,9 +81,7 @@ def main():
     nskip = int(K - good.sum())
     errg = np.where(good, err, np.nan)
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = fmplot.pyplot()
 
     has_rel = ref is not None and np.any(np.isfinite(ref) & (ref > 0))
     if has_rel:
@@ -169,7 +118,7 @@ def main():
         ax.plot(xr, yr, color=REF_COLOR, lw=1.5, ls="--", zorder=2,
                 label="exact-field scale  E\u2016u_t\u2016\u00b2/D   (mean %.3g)" % wmean(ref))
         lims.append(refp)
-    yl = log_limits(*lims)
+    yl = fmplot.log_limits(*lims, **LOG_LIMITS)
     ax.set_yscale("log")
     if yl:
         ax.set_ylim(*yl)
@@ -193,7 +142,7 @@ def main():
                          color=REL_COLOR, elinewidth=1.0, capsize=2.5, zorder=3)
             rlims.append(rel + rse)
         axr.set_yscale("log")
-        ryl = log_limits(*rlims)
+        ryl = fmplot.log_limits(*rlims, **LOG_LIMITS)
         if ryl:
             lo, hi = ryl
             if hi > 0.5:                 # show the zero-field line when the error comes near it
@@ -224,11 +173,7 @@ def main():
     fig.suptitle(title + "\n" + "  \u00b7  ".join(sub), fontsize=9.5)
     fig.subplots_adjust(left=0.1, right=0.97, top=0.9 if axr is not None else 0.86, bottom=0.08 if axr is not None else 0.12)
 
-    try:
-        fig.savefig(args.out, dpi=args.dpi)
-    except OSError as e:
-        die("cannot write %s: %s" % (args.out, e))
-    print(args.out)
+    fmplot.save(fig, args.out, args.dpi)
 
 
 if __name__ == "__main__":

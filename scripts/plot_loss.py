@@ -7,35 +7,12 @@ vs step.  The title comes from the data/objective/path root attributes.
 
 Run with Debian's interpreter:  /usr/bin/python3 scripts/plot_loss.py log.h5 -o loss.png
 """
-import argparse
 import os
-import sys
 
 import numpy as np
 
-PROG = os.path.basename(sys.argv[0])
-
-
-def die(msg):
-    print("%s: error: %s" % (PROG, msg), file=sys.stderr)
-    sys.exit(2)
-
-
-def warn(msg):
-    print("%s: warning: %s" % (PROG, msg), file=sys.stderr)
-
-
-def attr_str(f, name, default="?"):
-    """Root attribute as a plain string (handles bytes, numpy scalars, 1-element arrays)."""
-    if name not in f.attrs:
-        return default
-    v = f.attrs[name]
-    if isinstance(v, np.ndarray):
-        v = v.item() if v.size == 1 else v.tolist()
-    if isinstance(v, (bytes, np.bytes_)):
-        v = v.decode("utf-8", "replace")
-    v = str(v).strip().rstrip("\x00")
-    return v if v else default
+import fmplot
+from fmplot import die, warn
 
 
 def moving_average(y, w):
@@ -68,19 +45,6 @@ def fmt_duration(s):
     return "%.2f h" % (s / 3600)
 
 
-def log_limits(*arrays):
-    """Robust y-limits for a log axis from positive finite values."""
-    v = np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays])
-    v = v[np.isfinite(v) & (v > 0)]
-    if v.size == 0:
-        return None
-    lo, hi = np.percentile(v, [0.5, 99.5])
-    if hi <= lo:
-        lo, hi = lo / 2, hi * 2
-    r = hi / lo
-    return lo / r ** 0.05, hi * r ** 0.05
-
-
 def nice_log_ticks(ax, lim, crowd=1.0):
     """Readable tick labels on a log y axis spanning only a few decades."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
@@ -102,30 +66,16 @@ def nice_log_ticks(ax, lim, crowd=1.0):
 
 
 def main():
-    ap = argparse.ArgumentParser(
-        description="Plot loss, learning rate and gradient norm from an fmtrain training log (log.h5).")
-    ap.add_argument("log", metavar="LOG.h5", help="training log written by fmtrain")
-    ap.add_argument("-o", "--out", metavar="PNG", default="loss.png",
-                    help="output image (default: %(default)s)")
+    ap = fmplot.argparser(
+        "Plot loss, learning rate and gradient norm from an fmtrain training log (log.h5).",
+        "log", "LOG.h5", "training log written by fmtrain", "loss.png")
     ap.add_argument("-w", "--window", type=int, default=0,
                     help="moving-average width in log entries (default: ~2%% of the run, at least 5)")
     ap.add_argument("--linear", action="store_true", help="linear instead of log y axis for the loss")
-    ap.add_argument("--dpi", type=int, default=110, help="image resolution (default: %(default)s)")
-    args = ap.parse_args()
+    args = fmplot.parse_args(ap)
 
-    if not os.path.isfile(args.log):
-        die("no such file: %s" % args.log)
-
-    import h5py
-    try:
-        f = h5py.File(args.log, "r")
-    except OSError as e:
-        die("cannot open %s as HDF5: %s" % (args.log, e))
-
-    with f:
-        for name in ("step", "loss"):
-            if name not in f:
-                die("%s: missing dataset /%s (is this a training log?)" % (args.log, name))
+    with fmplot.open_h5(args.log) as f:
+        fmplot.require(f, args.log, ("step", "loss"), "is this a training log?")
         d = {}
         for name in ("step", "loss", "lr", "grad_norm", "samples_per_s", "time"):
             if name in f:
@@ -133,7 +83,7 @@ def main():
                 d[name] = a.astype(np.float64)
             elif name in ("lr", "grad_norm"):
                 warn("%s: no /%s dataset, not plotted" % (args.log, name))
-        title_bits = [attr_str(f, k) for k in ("data", "objective", "path")]
+        title_bits = [fmplot.attr_str(f, k) for k in ("data", "objective", "path")]
 
     n = min(a.size for a in d.values())
     if any(a.size != n for a in d.values()):
@@ -151,9 +101,7 @@ def main():
     w = min(w, max(1, n))
     loss_s = moving_average(loss, w)
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = fmplot.pyplot()
 
     fig, (ax1, ax2) = plt.subplots(2, 1, sharex=True, figsize=(9, 6.6),
                                    gridspec_kw={"height_ratios": [2.2, 1.3]})
@@ -168,7 +116,7 @@ def main():
     ax1.plot(step, loss_s, color="tab:blue", lw=1.8, label="moving average (w=%d)" % w)
     if use_log:
         ax1.set_yscale("log")
-        lim = log_limits(loss, loss_s)
+        lim = fmplot.log_limits(loss, loss_s)
         if lim:
             ax1.set_ylim(*lim)
             nice_log_ticks(ax1, lim)
@@ -204,7 +152,7 @@ def main():
         handles += ax2.plot(step, gs, color=c, lw=1.5, label="grad norm (avg)")
         if np.any(np.isfinite(g) & (g > 0)):
             ax2.set_yscale("log")
-            lim = log_limits(g, gs)
+            lim = fmplot.log_limits(g, gs)
             if lim:
                 ax2.set_ylim(*lim)
                 nice_log_ticks(ax2, lim, crowd=1.7)
@@ -235,11 +183,7 @@ def main():
     fig.suptitle("training: data=%s  objective=%s  path=%s" % tuple(title_bits), fontsize=12)
     ax1.set_title("  \u00b7  ".join(info), fontsize=9, color="0.3")
     fig.tight_layout()
-    try:
-        fig.savefig(args.out, dpi=args.dpi)
-    except OSError as e:
-        die("cannot write %s: %s" % (args.out, e))
-    print(args.out)
+    fmplot.save(fig, args.out, args.dpi)
 
 
 if __name__ == "__main__":

@@ -12,39 +12,18 @@ D > 2: histogram only.
 
 Run with Debian's interpreter:  /usr/bin/python3 scripts/plot_nll.py nll.h5 -o nll.png
 """
-import argparse
 import os
-import sys
 
 import numpy as np
 
-PROG = os.path.basename(sys.argv[0])
+import fmplot
+from fmplot import die, warn
+
 NLL_COLOR = "tab:blue"
 ORACLE_COLOR = "tab:orange"
-
-
-def die(msg):
-    print("%s: error: %s" % (PROG, msg), file=sys.stderr)
-    sys.exit(2)
-
-
-def warn(msg):
-    print("%s: warning: %s" % (PROG, msg), file=sys.stderr)
-
-
-def attr_str(f, name, default="?"):
-    """Root attribute as a plain string (handles bytes, numpy scalars, 1-element arrays)."""
-    if name not in f.attrs:
-        return default
-    v = f.attrs[name]
-    if isinstance(v, np.ndarray):
-        v = v.item() if v.size == 1 else v.tolist()
-    if isinstance(v, (bytes, np.bytes_)):
-        v = v.decode("utf-8", "replace")
-    if isinstance(v, (float, np.floating)):
-        return "%g" % v
-    v = str(v).strip().rstrip("\x00")
-    return v if v else default
+# scatter points (fmplot.marker_style): readable from a few hundred to ~1e5 points
+MARKER_SIZE = (12000.0, 0.8, 10.0)
+MARKER_ALPHA = (6000.0, 0.35, 0.9)
 
 
 def attr_float(f, name):
@@ -59,26 +38,6 @@ def attr_float(f, name):
     return v if np.isfinite(v) else None
 
 
-def robust_range(values, lo_pct=0.5, hi_pct=99.5, pad=0.08):
-    """(lo, hi) from percentiles of the pooled finite values, padded; never degenerate."""
-    v = np.concatenate([np.asarray(x, dtype=np.float64).ravel() for x in values])
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return -1.0, 1.0
-    lo, hi = np.percentile(v, [lo_pct, hi_pct])
-    if hi - lo < 1e-12:
-        lo, hi = lo - 0.5 * (abs(lo) + 1), hi + 0.5 * (abs(hi) + 1)
-    p = pad * (hi - lo)
-    return lo - p, hi + p
-
-
-def marker_style(n):
-    """Point size and alpha that stay readable from a few hundred to ~1e5 points."""
-    s = float(np.clip(12000.0 / max(n, 1), 0.8, 10.0))
-    a = float(np.clip(6000.0 / max(n, 1), 0.35, 0.9))
-    return s, a
-
-
 def mean_se(v):
     v = v[np.isfinite(v)]
     if v.size == 0:
@@ -87,30 +46,17 @@ def mean_se(v):
 
 
 def main():
-    ap = argparse.ArgumentParser(
-        description="Plot the per-point negative log-likelihoods (and, for D = 2, where they lie) "
-                    "from an fmtrain NLL file.")
-    ap.add_argument("nll", metavar="NLL.h5", help="NLL file written by `fmtrain nll`")
-    ap.add_argument("-o", "--out", metavar="PNG", default="nll.png",
-                    help="output image (default: %(default)s)")
+    ap = fmplot.argparser(
+        "Plot the per-point negative log-likelihoods (and, for D = 2, where they lie) "
+        "from an fmtrain NLL file.",
+        "nll", "NLL.h5", "NLL file written by `fmtrain nll`", "nll.png")
     ap.add_argument("--bins", type=int, default=0, help="histogram bins (default: automatic)")
     ap.add_argument("--max-points", type=int, default=20000,
                     help="random subset drawn in the scatter panels (default: %(default)s)")
-    ap.add_argument("--dpi", type=int, default=110, help="image resolution (default: %(default)s)")
-    args = ap.parse_args()
+    args = fmplot.parse_args(ap)
 
-    if not os.path.isfile(args.nll):
-        die("no such file: %s" % args.nll)
-
-    import h5py
-    try:
-        f = h5py.File(args.nll, "r")
-    except OSError as e:
-        die("cannot open %s as HDF5: %s" % (args.nll, e))
-
-    with f:
-        if "nll" not in f:
-            die("%s: missing dataset /nll (is this an NLL file from `fmtrain nll`?)" % args.nll)
+    with fmplot.open_h5(args.nll) as f:
+        fmplot.require(f, args.nll, ("nll",), "is this an NLL file from `fmtrain nll`?")
         nll = np.asarray(f["nll"][()], dtype=np.float64).ravel()
         N = nll.size
         ora = None
@@ -129,7 +75,7 @@ def main():
                 x = None
         else:
             warn("no /x dataset; points not drawn")
-        meta = {n: attr_str(f, n) for n in ("solver", "nfe", "divergence", "probes", "checkpoint", "data")}
+        meta = {n: fmplot.attr_str(f, n) for n in ("solver", "nfe", "divergence", "probes", "checkpoint", "data")}
         mean_attr, se_attr, bpd = attr_float(f, "mean_nll"), attr_float(f, "se_nll"), attr_float(f, "bits_per_dim")
 
     if N == 0:
@@ -148,10 +94,8 @@ def main():
         se = se_attr if se_attr is not None else se
     mo, seo = mean_se(ora) if ora is not None else (np.nan, np.nan)
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap, Normalize, TwoSlopeNorm
+    plt = fmplot.pyplot()
+    from matplotlib.colors import Normalize, TwoSlopeNorm
 
     npan = 1
     if x is not None and D == 2:
@@ -167,7 +111,7 @@ def main():
     # ---- histogram ----
     ax = axes[0]
     pools = [nll] + ([ora] if ora is not None else [])
-    lo, hi = robust_range(pools, 0.5, 99.5, 0.05)
+    lo, hi = fmplot.robust_range(pools, 0.5, 99.5, 0.05)
     nfin = int(fin.sum())
     nb = args.bins if args.bins > 0 else int(np.clip(np.sqrt(nfin) * 1.2, 20, 100))
     bins = np.linspace(lo, hi, nb + 1)
@@ -216,12 +160,12 @@ def main():
         idx = np.flatnonzero(fin & np.all(np.isfinite(x), axis=1))
         if idx.size > args.max_points:
             idx = np.sort(rng.choice(idx, args.max_points, replace=False))
-        cmap = ListedColormap(plt.get_cmap("viridis")(np.linspace(0.0, 0.88, 256)), name="viridis_dark")
+        cmap = fmplot.dark_cmap("viridis", 0.88)
         if D == 2:
             p = x[idx]
-            xl = robust_range([p[:, 0]], 0.25, 99.75)
-            yl = robust_range([p[:, 1]], 0.25, 99.75)
-            s, a = marker_style(idx.size)
+            xl = fmplot.robust_range([p[:, 0]], 0.25, 99.75)
+            yl = fmplot.robust_range([p[:, 1]], 0.25, 99.75)
+            s, a = fmplot.marker_style(idx.size, MARKER_SIZE, MARKER_ALPHA)
             clo, chi = np.percentile(nll[idx], [1, 99]) if idx.size else (0, 1)
             if chi <= clo:
                 clo, chi = clo - 0.5, chi + 0.5
@@ -264,13 +208,13 @@ def main():
         else:   # D == 1: NLL against x
             axp = axes[1]
             p = x[idx, 0]
-            s, a = marker_style(idx.size)
+            s, a = fmplot.marker_style(idx.size, MARKER_SIZE, MARKER_ALPHA)
             if ora is not None:
                 axp.scatter(p, ora[idx], s=s, alpha=a, color=ORACLE_COLOR, lw=0, rasterized=True,
                             label="exact field")
             axp.scatter(p, nll[idx], s=s, alpha=a, color=NLL_COLOR, lw=0, rasterized=True, label="model")
-            axp.set_xlim(*robust_range([p], 0.25, 99.75))
-            axp.set_ylim(*robust_range(pools, 0.5, 99.5, 0.05))
+            axp.set_xlim(*fmplot.robust_range([p], 0.25, 99.75))
+            axp.set_ylim(*fmplot.robust_range(pools, 0.5, 99.5, 0.05))
             axp.set_xlabel("x")
             axp.set_ylabel("NLL  (nats)")
             axp.grid(True, alpha=0.3)
@@ -291,11 +235,7 @@ def main():
     fig.suptitle(title + "\n" + "  \u00b7  ".join(sub), fontsize=10 if npan > 1 else 9)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
 
-    try:
-        fig.savefig(args.out, dpi=args.dpi)
-    except OSError as e:
-        die("cannot write %s: %s" % (args.out, e))
-    print(args.out)
+    fmplot.save(fig, args.out, args.dpi)
 
 
 if __name__ == "__main__":

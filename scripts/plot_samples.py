@@ -8,39 +8,18 @@ D > 2: as D = 2, using the first two coordinates (noted on the figure).
 
 Run with Debian's interpreter:  /usr/bin/python3 scripts/plot_samples.py samples.h5 -o samples.png
 """
-import argparse
 import os
-import sys
 
 import numpy as np
 
-PROG = os.path.basename(sys.argv[0])
+import fmplot
+from fmplot import die, warn
+
 SAMPLE_COLOR = "tab:blue"
 REF_COLOR = "0.45"
-
-
-def die(msg):
-    print("%s: error: %s" % (PROG, msg), file=sys.stderr)
-    sys.exit(2)
-
-
-def warn(msg):
-    print("%s: warning: %s" % (PROG, msg), file=sys.stderr)
-
-
-def attr_str(f, name, default="?"):
-    """Root attribute as a plain string (handles bytes, numpy scalars, 1-element arrays)."""
-    if name not in f.attrs:
-        return default
-    v = f.attrs[name]
-    if isinstance(v, np.ndarray):
-        v = v.item() if v.size == 1 else v.tolist()
-    if isinstance(v, (bytes, np.bytes_)):
-        v = v.decode("utf-8", "replace")
-    if isinstance(v, (float, np.floating)):
-        return "%g" % v
-    v = str(v).strip().rstrip("\x00")
-    return v if v else default
+# scatter points (fmplot.marker_style): readable from a few hundred to ~1e5 points
+MARKER_SIZE = (12000.0, 0.4, 8.0)
+MARKER_ALPHA = (4000.0, 0.12, 0.8)
 
 
 def as_points(a, name):
@@ -61,57 +40,24 @@ def finite_rows(a, name):
     return a[ok], bad
 
 
-def robust_range(values, lo_pct=0.5, hi_pct=99.5, pad=0.08):
-    """(lo, hi) from percentiles of the pooled finite values, padded; never degenerate."""
-    v = np.concatenate([np.asarray(x, dtype=np.float64).ravel() for x in values])
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return -1.0, 1.0
-    lo, hi = np.percentile(v, [lo_pct, hi_pct])
-    if hi - lo < 1e-12:
-        lo, hi = lo - 0.5 * (abs(lo) + 1), hi + 0.5 * (abs(hi) + 1)
-    p = pad * (hi - lo)
-    return lo - p, hi + p
-
-
-def marker_style(n):
-    """Point size and alpha that stay readable from a few hundred to ~1e5 points."""
-    s = float(np.clip(12000.0 / max(n, 1), 0.4, 8.0))
-    a = float(np.clip(4000.0 / max(n, 1), 0.12, 0.8))
-    return s, a
-
-
 def n_outside(p, xl, yl):
     return int(np.sum((p[:, 0] < xl[0]) | (p[:, 0] > xl[1]) | (p[:, 1] < yl[0]) | (p[:, 1] > yl[1])))
 
 
 def main():
-    ap = argparse.ArgumentParser(
-        description="Plot generated samples (and held-out reference data) from an fmtrain samples file.")
-    ap.add_argument("samples", metavar="SAMPLES.h5", help="samples file written by fmtrain")
-    ap.add_argument("-o", "--out", metavar="PNG", default="samples.png",
-                    help="output image (default: %(default)s)")
+    ap = fmplot.argparser(
+        "Plot generated samples (and held-out reference data) from an fmtrain samples file.",
+        "samples", "SAMPLES.h5", "samples file written by fmtrain", "samples.png")
     ap.add_argument("--max-points", type=int, default=20000,
                     help="random subset drawn per scatter panel (default: %(default)s)")
     ap.add_argument("--bins", type=int, default=0, help="histogram bins for D = 1 (default: automatic)")
-    ap.add_argument("--dpi", type=int, default=110, help="image resolution (default: %(default)s)")
-    args = ap.parse_args()
+    args = fmplot.parse_args(ap)
 
-    if not os.path.isfile(args.samples):
-        die("no such file: %s" % args.samples)
-
-    import h5py
-    try:
-        f = h5py.File(args.samples, "r")
-    except OSError as e:
-        die("cannot open %s as HDF5: %s" % (args.samples, e))
-
-    with f:
-        if "samples" not in f:
-            die("%s: missing dataset /samples (is this a samples file?)" % args.samples)
+    with fmplot.open_h5(args.samples) as f:
+        fmplot.require(f, args.samples, ("samples",), "is this a samples file?")
         x = as_points(f["samples"][()], "samples")
         ref = as_points(f["reference"][()], "reference") if "reference" in f else None
-        meta = {k: attr_str(f, k) for k in
+        meta = {k: fmplot.attr_str(f, k) for k in
                 ("data", "objective", "solver", "steps", "nfe", "seed", "checkpoint", "t_min", "t_max")}
 
     n_all, D = x.shape
@@ -128,9 +74,7 @@ def main():
     if x.shape[0] == 0:
         die("%s: /samples contains no finite rows" % args.samples)
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = fmplot.pyplot()
 
     title = "samples: data=%s  objective=%s  |  solver=%s  steps=%s  nfe=%s" % (
         meta["data"], meta["objective"], meta["solver"], meta["steps"], meta["nfe"])
@@ -156,7 +100,7 @@ def main():
     if D == 1:
         fig, ax = plt.subplots(figsize=(8, 4.8))
         pools = [x[:, 0]] + ([ref[:, 0]] if ref is not None else [])
-        lo, hi = robust_range(pools, 0.25, 99.75, 0.05)
+        lo, hi = fmplot.robust_range(pools, 0.25, 99.75, 0.05)
         nb = args.bins if args.bins > 0 else int(np.clip(np.sqrt(x.shape[0]) * 1.5, 20, 120))
         bins = np.linspace(lo, hi, nb + 1)
         if ref is not None:
@@ -182,8 +126,8 @@ def main():
         xs = subset(x)
         rs = subset(ref) if ref is not None else None
         pools = [x] + ([ref] if ref is not None else [])
-        xl = robust_range([p[:, 0] for p in pools])
-        yl = robust_range([p[:, 1] for p in pools])
+        xl = fmplot.robust_range([p[:, 0] for p in pools])
+        yl = fmplot.robust_range([p[:, 1] for p in pools])
         panels = ([("reference (n=%d)" % ref.shape[0], rs, REF_COLOR)] if ref is not None else []) + \
                  [("samples (n=%d)" % x.shape[0], xs, SAMPLE_COLOR)]
         npan = len(panels)
@@ -199,7 +143,7 @@ def main():
                                  sharex=True, sharey=True, squeeze=False)
         axes = axes[0]
         for ax, (label, p, color) in zip(axes, panels):
-            s, a = marker_style(p.shape[0])
+            s, a = fmplot.marker_style(p.shape[0], MARKER_SIZE, MARKER_ALPHA)
             ax.scatter(p[:, 0], p[:, 1], s=s, alpha=a, color=color, lw=0, rasterized=True)
             ax.set_xlim(*xl)
             ax.set_ylim(*yl)
@@ -227,11 +171,7 @@ def main():
             fig.suptitle(title + "\n" + subtitle, fontsize=9)
 
     fig.tight_layout(rect=(0, 0.03 if D > 2 else 0, 1, 1))
-    try:
-        fig.savefig(args.out, dpi=args.dpi)
-    except OSError as e:
-        die("cannot write %s: %s" % (args.out, e))
-    print(args.out)
+    fmplot.save(fig, args.out, args.dpi)
 
 
 if __name__ == "__main__":

@@ -9,58 +9,18 @@ All panels share the same axis limits (robust percentiles over the plotted frame
 
 Run with Debian's interpreter:  /usr/bin/python3 scripts/plot_trajectories.py samples.h5 -o traj.png
 """
-import argparse
 import os
-import sys
 
 import numpy as np
 
-PROG = os.path.basename(sys.argv[0])
+import fmplot
+from fmplot import die, warn
+
 CMAP = "viridis"
 REF_COLOR = "0.55"
-
-
-def die(msg):
-    print("%s: error: %s" % (PROG, msg), file=sys.stderr)
-    sys.exit(2)
-
-
-def warn(msg):
-    print("%s: warning: %s" % (PROG, msg), file=sys.stderr)
-
-
-def attr_str(f, name, default="?"):
-    """Root attribute as a plain string (handles bytes, numpy scalars, 1-element arrays)."""
-    if name not in f.attrs:
-        return default
-    v = f.attrs[name]
-    if isinstance(v, np.ndarray):
-        v = v.item() if v.size == 1 else v.tolist()
-    if isinstance(v, (bytes, np.bytes_)):
-        v = v.decode("utf-8", "replace")
-    if isinstance(v, (float, np.floating)):
-        return "%g" % v
-    v = str(v).strip().rstrip("\x00")
-    return v if v else default
-
-
-def robust_range(values, lo_pct=0.5, hi_pct=99.5, pad=0.08):
-    """(lo, hi) from percentiles of the pooled finite values, padded; never degenerate."""
-    v = np.concatenate([np.asarray(x, dtype=np.float64).ravel() for x in values])
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return -1.0, 1.0
-    lo, hi = np.percentile(v, [lo_pct, hi_pct])
-    if hi - lo < 1e-12:
-        lo, hi = lo - 0.5 * (abs(lo) + 1), hi + 0.5 * (abs(hi) + 1)
-    p = pad * (hi - lo)
-    return lo - p, hi + p
-
-
-def marker_style(n):
-    s = float(np.clip(8000.0 / max(n, 1), 0.3, 6.0))
-    a = float(np.clip(3000.0 / max(n, 1), 0.1, 0.8))
-    return s, a
+# scatter points (fmplot.marker_style)
+MARKER_SIZE = (8000.0, 0.3, 6.0)
+MARKER_ALPHA = (3000.0, 0.1, 0.8)
 
 
 def pick(n, k, rng):
@@ -71,11 +31,9 @@ def pick(n, k, rng):
 
 
 def main():
-    ap = argparse.ArgumentParser(
-        description="Plot the sampling trajectories (/trajectory, /t) of an fmtrain samples file.")
-    ap.add_argument("samples", metavar="SAMPLES.h5", help="samples file written by fmtrain with a trajectory")
-    ap.add_argument("-o", "--out", metavar="PNG", default="traj.png",
-                    help="output image (default: %(default)s)")
+    ap = fmplot.argparser(
+        "Plot the sampling trajectories (/trajectory, /t) of an fmtrain samples file.",
+        "samples", "SAMPLES.h5", "samples file written by fmtrain with a trajectory", "traj.png")
     ap.add_argument("--frames", type=int, default=6,
                     help="number of time snapshots in the D>=2 plot (default: %(default)s)")
     ap.add_argument("--paths", type=int, default=0,
@@ -83,20 +41,10 @@ def main():
     ap.add_argument("--max-points", type=int, default=10000,
                     help="random subset of particles drawn per snapshot (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=0, help="seed for choosing particles (default: %(default)s)")
-    ap.add_argument("--dpi", type=int, default=110, help="image resolution (default: %(default)s)")
-    args = ap.parse_args()
+    args = fmplot.parse_args(ap)
 
-    if not os.path.isfile(args.samples):
-        die("no such file: %s" % args.samples)
-
-    import h5py
-    try:
-        f = h5py.File(args.samples, "r")
-    except OSError as e:
-        die("cannot open %s as HDF5: %s" % (args.samples, e))
-
-    rng = np.random.default_rng(args.seed)
-    with f:
+    with fmplot.open_h5(args.samples) as f:
+        rng = np.random.default_rng(args.seed)
         if "trajectory" not in f:
             die("%s: no /trajectory dataset (the samples were written without trajectory recording)"
                 % args.samples)
@@ -129,10 +77,7 @@ def main():
             sel = np.unique(np.round(np.linspace(0, T - 1, k)).astype(int))
             fidx = order[sel]                              # dataset indices, time-ordered
             cidx = pick(N, args.max_points, rng)
-            rows = np.sort(fidx)
-            fr = np.asarray(ds[rows], dtype=np.float64).reshape(len(rows), N, D)[:, cidx, :2]
-            pos = {r: i for i, r in enumerate(rows)}
-            frames = np.stack([fr[pos[r]] for r in fidx])  # (k, C, 2)
+            frames = fmplot.read_rows(ds, fidx).reshape(len(fidx), N, D)[:, cidx, :2]   # (k, C, 2)
             final = None
         ref = None
         if "reference" in f:
@@ -146,18 +91,15 @@ def main():
                 ref = ref[np.all(np.isfinite(ref), axis=1)]
                 if ref.shape[0] > args.max_points:
                     ref = ref[pick(ref.shape[0], args.max_points, rng)]
-        meta = {k: attr_str(f, k) for k in ("data", "objective", "solver", "steps", "nfe", "seed")}
+        meta = {k: fmplot.attr_str(f, k) for k in ("data", "objective", "solver", "steps", "nfe", "seed")}
 
     t = t[order]
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = fmplot.pyplot()
     from matplotlib.collections import LineCollection
     from matplotlib.colors import Normalize
 
-    from matplotlib.colors import ListedColormap
     # viridis without its last, pale-yellow stretch (poor contrast on white)
-    cmap = ListedColormap(plt.get_cmap(CMAP)(np.linspace(0.0, 0.85, 256)), name="viridis_dark")
+    cmap = fmplot.dark_cmap(CMAP, 0.85)
     tn = Normalize(vmin=min(t[0], t[-1]), vmax=max(t[-1], t[0] + 1e-12))
     title = "trajectories: data=%s  objective=%s  |  solver=%s  steps=%s  nfe=%s" % (
         meta["data"], meta["objective"], meta["solver"], meta["steps"], meta["nfe"])
@@ -166,14 +108,14 @@ def main():
 
     if D == 1:
         x = paths[:, :, 0]                              # (T, P)
-        yl = robust_range([x, final[:, 0]] + ([ref[:, 0]] if ref is not None else []), 0.25, 99.75, 0.05)
+        yl = fmplot.robust_range([x, final[:, 0]] + ([ref[:, 0]] if ref is not None else []), 0.25, 99.75, 0.05)
         fig, (ax, axh) = plt.subplots(1, 2, sharey=True, figsize=(10, 5.4),
                                       gridspec_kw={"width_ratios": [3.2, 1], "wspace": 0.09})
         segs = [np.column_stack([t, x[:, j]]) for j in range(x.shape[1])]
         fin = x[-1]
         cn = Normalize(vmin=yl[0], vmax=yl[1])
         # plasma without its pale-yellow end, so no path fades into the background
-        pcmap = ListedColormap(plt.get_cmap("plasma")(np.linspace(0.0, 0.88, 256)), name="plasma_dark")
+        pcmap = fmplot.dark_cmap("plasma", 0.88)
         lc = LineCollection(segs, cmap=pcmap, norm=cn, linewidths=0.6, alpha=0.5)
         lc.set_array(np.where(np.isfinite(fin), fin, 0.0))
         ax.add_collection(lc)
@@ -204,8 +146,8 @@ def main():
         k = frames.shape[0]
         p2 = paths[:, :, :2]
         pools = [frames[..., 0], p2[..., 0]]
-        xl = robust_range(pools + ([ref[:, 0]] if ref is not None else []))
-        yl = robust_range([frames[..., 1], p2[..., 1]] + ([ref[:, 1]] if ref is not None else []))
+        xl = fmplot.robust_range(pools + ([ref[:, 0]] if ref is not None else []))
+        yl = fmplot.robust_range([frames[..., 1], p2[..., 1]] + ([ref[:, 1]] if ref is not None else []))
         w, h = xl[1] - xl[0], yl[1] - yl[0]
         # top: a row of k snapshots; bottom: a larger path panel (+ colour bar), centred
         pw = 2.45                                       # snapshot panel width (in)
@@ -222,7 +164,7 @@ def main():
         gbot = fig.add_gridspec(1, 1, left=side, right=1 - side,
                                 top=top - (ph + 0.75) / fh, bottom=0.45 / fh)
         axes = []
-        s, a = marker_style(frames.shape[1])
+        s, a = fmplot.marker_style(frames.shape[1], MARKER_SIZE, MARKER_ALPHA)
         for i in range(k):
             ax = fig.add_subplot(gtop[0, i], sharex=axes[0] if axes else None,
                                  sharey=axes[0] if axes else None)
@@ -244,7 +186,7 @@ def main():
         axp = fig.add_subplot(gbot[0, 0], sharex=axes[0], sharey=axes[0])
         P = p2.shape[1]
         if ref is not None:  # faint target distribution behind the paths, for context
-            rs, ra = marker_style(ref.shape[0])
+            rs, ra = fmplot.marker_style(ref.shape[0], MARKER_SIZE, MARKER_ALPHA)
             axp.scatter(ref[:, 0], ref[:, 1], s=rs, alpha=ra * 0.6, color="0.45", lw=0,
                         rasterized=True, zorder=1, label="reference")
         # one segment per particle per frame interval, coloured by the interval's mid time
@@ -276,11 +218,7 @@ def main():
             note = "\nnote: D=%d, showing only the first two coordinates (x0, x1)" % D
         fig.suptitle(title + "\n" + sub + note, fontsize=10.5)
 
-    try:
-        fig.savefig(args.out, dpi=args.dpi)
-    except OSError as e:
-        die("cannot write %s: %s" % (args.out, e))
-    print(args.out)
+    fmplot.save(fig, args.out, args.dpi)
 
 
 if __name__ == "__main__":
