@@ -14,6 +14,7 @@
 
 #include "fm/commands.h"
 #include "fm/common.h"
+#include "fm/data.h"
 #include "fm/dist.h"
 #include "fm/h5io.h"
 #include "fm/likelihood.h"
@@ -114,6 +115,13 @@ static int load_points(const EvalConfig *ec, const FmSetup *su, const FmTrainCon
             if (!rc && FD != D)
                 rc = fm_err_set("'%s:/%s' has dimension %zu, the model's data dimension is %zu", ec->data_file,
                                 ec->data_dset, FD, D);
+        } else if (su->file) { /* a model trained on a file: the file's first items */
+            FmData dd;
+            *N = n < su->info.N ? n : su->info.N;
+            *z = fm_malloc_floats(*N * D);
+            rc = fm_data_open(&dd, tc, su, 256);
+            if (!rc) rc = fm_data_items(&dd, *z, 0, *N);
+            fm_data_close(&dd);
         } else {
             *N = n;
             *z = fm_malloc_floats(n * D);

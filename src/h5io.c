@@ -520,3 +520,168 @@ int fm_read_matrix(const char *path, const char *dset, float **data, size_t *N, 
     H5Fclose(f);
     return rc;
 }
+
+/* ---- training data sets ---- */
+
+struct FmReader {
+    hid_t f, d, space;
+    FmDataInfo info;
+    unsigned char *buf; /* one image */
+    double items, bytes;
+    char path[1024];
+};
+
+static int dset_rank_dims(hid_t d, hsize_t *dims, int max) {
+    hid_t sp = H5Dget_space(d);
+    int rank = H5Sget_simple_extent_ndims(sp);
+    if (rank > 0 && rank <= max) H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    return rank;
+}
+
+void fm_reader_close(FmReader *r) {
+    if (!r) return;
+    if (r->space >= 0) H5Sclose(r->space);
+    if (r->d >= 0) H5Dclose(r->d);
+    if (r->f >= 0) H5Fclose(r->f);
+    free(r->buf);
+    free(r);
+}
+
+static int check_labels(FmReader *r) {
+    hid_t l = H5Dopen2(r->f, "labels", H5P_DEFAULT);
+    hsize_t dims[1] = {0};
+    hid_t t = H5Dget_type(l);
+    int rank = dset_rank_dims(l, dims, 1), rc = 0;
+    if (H5Tget_class(t) != H5T_INTEGER) rc = fm_err_set("'%s': /labels is not integer", r->path);
+    else if (rank != 1 || dims[0] != r->info.N)
+        rc = fm_err_set("'%s': /labels must be 1-D with %zu entries (one per item)", r->path, r->info.N);
+    if (!rc) {
+        int64_t *lab = fm_calloc(r->info.N, sizeof *lab);
+        if (H5Dread(l, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, lab) < 0)
+            rc = fm_err_set("'%s': reading /labels failed (file truncated?)", r->path);
+        long k = -1;
+        if (H5Aexists(r->f, "num_classes") > 0) read_attr_i64(r->f, "num_classes", &k);
+        int64_t mx = 0;
+        for (size_t i = 0; !rc && i < r->info.N; i++) {
+            if (lab[i] < 0 || (k > 0 && lab[i] >= k))
+                rc = fm_err_set("'%s': label %lld of item %zu is outside [0, %ld)", r->path, (long long)lab[i], i, k > 0 ? k : 0);
+            if (lab[i] > mx) mx = lab[i];
+        }
+        r->info.num_classes = k > 0 ? k : (long)mx + 1;
+        free(lab);
+    }
+    H5Tclose(t);
+    H5Dclose(l);
+    return rc;
+}
+
+/* Float data must be finite: scanned once, in blocks of rows. */
+static int check_finite(FmReader *r) {
+    const size_t N = r->info.N, D = r->info.D, rows = D < 65536 ? 65536 / D + 1 : 1;
+    float *blk = fm_malloc_floats(rows * D);
+    int rc = 0;
+    for (size_t i0 = 0; i0 < N && !rc; i0 += rows) {
+        hsize_t start[2] = {i0, 0}, count[2] = {N - i0 < rows ? N - i0 : rows, D};
+        hid_t ms = H5Screate_simple(2, count, NULL);
+        H5Sselect_hyperslab(r->space, H5S_SELECT_SET, start, NULL, count, NULL);
+        if (H5Dread(r->d, H5T_NATIVE_FLOAT, ms, r->space, H5P_DEFAULT, blk) < 0)
+            rc = fm_err_set("'%s': reading /data failed (file truncated?)", r->path);
+        for (size_t k = 0; !rc && k < count[0] * D; k++)
+            if (!isfinite(blk[k])) rc = fm_err_set("'%s': /data holds a non-finite value (NaN or Inf) in item %zu", r->path, i0 + k / D);
+        H5Sclose(ms);
+    }
+    free(blk);
+    return rc;
+}
+
+FmReader *fm_reader_open(const char *path, FmDataInfo *info) {
+    quiet();
+    FmReader *r = fm_calloc(1, sizeof *r);
+    r->f = r->d = r->space = -1;
+    snprintf(r->path, sizeof r->path, "%s", path);
+    memset(&r->info, 0, sizeof r->info);
+    int rc = 0;
+    if (access(path, R_OK)) rc = fm_err_set("data file '%s' does not exist or is not readable", path);
+    else if ((r->f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
+        rc = fm_err_set("cannot open data file '%s' (not HDF5, or truncated)", path);
+    int images = 0;
+    if (!rc) {
+        images = H5Lexists(r->f, "images", H5P_DEFAULT) > 0;
+        if (!images && H5Lexists(r->f, "data", H5P_DEFAULT) <= 0)
+            rc = fm_err_set("data file '%s' has neither /images (uint8 N x C x H x W) nor /data (float N x D)", path);
+    }
+    if (!rc) {
+        r->d = H5Dopen2(r->f, images ? "images" : "data", H5P_DEFAULT);
+        r->space = H5Dget_space(r->d);
+        hsize_t dims[4] = {0, 0, 0, 0};
+        hid_t t = H5Dget_type(r->d);
+        int rank = dset_rank_dims(r->d, dims, 4);
+        if (images) {
+            if (H5Tget_class(t) != H5T_INTEGER || H5Tget_size(t) != 1 || H5Tget_sign(t) != H5T_SGN_NONE)
+                rc = fm_err_set("'%s': /images must be uint8", path);
+            else if (rank != 4)
+                rc = fm_err_set("'%s': /images must have rank 4 (N x C x H x W), it has rank %d", path, rank);
+        } else {
+            if (H5Tget_class(t) != H5T_FLOAT) rc = fm_err_set("'%s': /data must be floating point", path);
+            else if (rank != 2) rc = fm_err_set("'%s': /data must have rank 2 (N x D), it has rank %d", path, rank);
+        }
+        H5Tclose(t);
+        if (!rc) {
+            r->info.images = images;
+            r->info.N = (size_t)dims[0];
+            r->info.C = images ? (size_t)dims[1] : 1;
+            r->info.H = images ? (size_t)dims[2] : 1;
+            r->info.W = images ? (size_t)dims[3] : (size_t)dims[1];
+            r->info.D = r->info.C * r->info.H * r->info.W;
+            if (r->info.N == 0) rc = fm_err_set("data file '%s' holds no items (N = 0)", path);
+            else if (r->info.D == 0 || r->info.D > (1u << 26))
+                rc = fm_err_set("'%s': unusable item size %zu values", path, r->info.D);
+        }
+    }
+    if (!rc && H5Lexists(r->f, "labels", H5P_DEFAULT) > 0) {
+        r->info.has_labels = 1;
+        rc = check_labels(r);
+    }
+    if (!rc && !images) rc = check_finite(r);
+    if (!rc) {
+        char *name = read_attr_str(r->f, "name");
+        snprintf(r->info.name, sizeof r->info.name, "%s", name ? name : path);
+        free(name);
+        r->buf = fm_calloc(r->info.D, 1);
+        *info = r->info;
+        return r;
+    }
+    fm_reader_close(r);
+    return NULL;
+}
+
+int fm_reader_read(FmReader *r, const uint64_t *idx, size_t n, float *out) {
+    const size_t D = r->info.D;
+    hsize_t mdim[1] = {D};
+    hid_t ms = H5Screate_simple(1, mdim, NULL);
+    int rc = 0;
+    for (size_t k = 0; k < n && !rc; k++) {
+        FM_CHECK(idx[k] < r->info.N, "reader: item %llu outside [0, %zu)", (unsigned long long)idx[k], r->info.N);
+        if (r->info.images) {
+            hsize_t start[4] = {idx[k], 0, 0, 0}, count[4] = {1, r->info.C, r->info.H, r->info.W};
+            H5Sselect_hyperslab(r->space, H5S_SELECT_SET, start, NULL, count, NULL);
+            if (H5Dread(r->d, H5T_NATIVE_UCHAR, ms, r->space, H5P_DEFAULT, r->buf) < 0) rc = -1;
+            for (size_t j = 0; j < D; j++) out[k * D + j] = (float)r->buf[j];
+        } else {
+            hsize_t start[2] = {idx[k], 0}, count[2] = {1, D};
+            H5Sselect_hyperslab(r->space, H5S_SELECT_SET, start, NULL, count, NULL);
+            if (H5Dread(r->d, H5T_NATIVE_FLOAT, ms, r->space, H5P_DEFAULT, out + k * D) < 0) rc = -1;
+        }
+    }
+    H5Sclose(ms);
+    if (rc) return fm_err_set("reading items from '%s' failed (file changed or damaged?)", r->path);
+    r->items += (double)n;
+    r->bytes += (double)n * (double)D * (r->info.images ? 1.0 : 4.0);
+    return 0;
+}
+
+void fm_reader_stats(const FmReader *r, double *items, double *bytes) {
+    *items = r->items;
+    *bytes = r->bytes;
+}

@@ -93,3 +93,32 @@ double fm_stream_normal(FmStream *s) {
 
 /* Rademacher +-1 from the top bit of one word (Philox output bits are all equally good). */
 double fm_stream_rademacher(FmStream *s) { return (fm_stream_u32(s) >> 31) ? 1.0 : -1.0; }
+
+/* One Feistel round function: Philox of (right half, round, epoch) keyed by the seed. */
+static uint64_t feistel_round(uint64_t r, int round, uint64_t seed, uint64_t epoch) {
+    uint32_t ctr[4] = {(uint32_t)r, (uint32_t)(r >> 32), (uint32_t)round | ((uint32_t)FM_RNG_PERM << 8),
+                       (uint32_t)epoch};
+    uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+    uint32_t out[4];
+    fm_philox4x32_10(out, ctr, key);
+    return (uint64_t)out[0] | ((uint64_t)out[1] << 32);
+}
+
+uint64_t fm_permute(uint64_t pos, uint64_t n, uint64_t seed, uint64_t epoch) {
+    FM_CHECK(pos < n, "fm_permute: position %llu outside [0, %llu)", (unsigned long long)pos, (unsigned long long)n);
+    if (n <= 1) return 0;
+    int bits = 1;
+    while (bits < 64 && ((uint64_t)1 << bits) < n) bits++;
+    const int half = (bits + 1) / 2; /* domain 2^(2 half) >= n, at most 4 n: few walks */
+    const uint64_t mask = ((uint64_t)1 << half) - 1;
+    uint64_t x = pos;
+    do {
+        uint64_t l = x >> half, r = x & mask;
+        for (int round = 0; round < 4; round++) {
+            uint64_t nl = r, nr = (l ^ feistel_round(r, round, seed, epoch)) & mask;
+            l = nl, r = nr;
+        }
+        x = (l << half) | r;
+    } while (x >= n); /* cycle-walking: a bijection of [0, 2^(2 half)) restricted to [0, n) */
+    return x;
+}

@@ -16,6 +16,7 @@
 
 #include "fm/commands.h"
 #include "fm/common.h"
+#include "fm/data.h"
 #include "fm/dist.h"
 #include "fm/h5io.h"
 #include "fm/metrics.h"
@@ -337,9 +338,24 @@ int fm_sample_main(int argc, char **argv) {
         free(train_text), free(w);
         return FM_EXIT_USAGE;
     }
-    const size_t D = su.net.D, M = (size_t)sc.reference;
+    const size_t D = su.net.D, M = su.file && (size_t)sc.reference > su.info.N ? su.info.N : (size_t)sc.reference;
     float *ref = M ? fm_malloc_floats(M * D) : NULL;
-    if (M && fm_dist_rank() == 0) fm_toy_heldout(ref, su.data, (uint64_t)tc.seed, M);
+    rc = 0;
+    if (M && fm_dist_rank() == 0) { /* toy: held-out items; a data set file: its first items */
+        if (!su.file) {
+            fm_toy_heldout(ref, su.data, (uint64_t)tc.seed, M);
+        } else {
+            FmData dd;
+            size_t MM = M < su.info.N ? M : su.info.N;
+            rc = fm_data_open(&dd, &tc, &su, 256);
+            if (!rc) rc = fm_data_items(&dd, ref, 0, MM);
+            fm_data_close(&dd);
+        }
+    }
+    if (fm_dist_agree(rc)) {
+        free(ref), free(train_text), free(w);
+        return FM_EXIT_USAGE;
+    }
     FmNetField nf;
     fm_netfield_init(&nf, &su.net, w, su.objective, &su.sched, (size_t)sc.batch);
     Describe ds = {"sample", sc.solver, path, train_text, {train_text, fm_dist_size(), tc.objective, tc.path, tc.data, tc.model}, ref, M};

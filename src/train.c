@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "fm/common.h"
+#include "fm/data.h"
 #include "fm/dist.h"
 #include "fm/h5io.h"
 #include "fm/layers.h"
@@ -34,7 +35,18 @@ double fm_train_t_max(const FmTrainConfig *cfg, FmPred objective, const FmSchedu
 
 int fm_setup_resolve(FmSetup *su, const FmTrainConfig *cfg) {
     memset(su, 0, sizeof *su);
-    if (fm_toy_parse(&su->data, cfg->data)) return -1;
+    if (cfg->data_file[0]) {
+        FmReader *r = fm_reader_open(cfg->data_file, &su->info);
+        if (!r) return -1;
+        fm_reader_close(r);
+        su->file = 1;
+        if (!su->info.images && (cfg->dequantize || cfg->hflip))
+            return fm_err_set("--dequantize and --hflip apply to images; '%s' holds float data", cfg->data_file);
+    } else if (fm_toy_parse(&su->data, cfg->data)) {
+        return -1;
+    } else if (cfg->dequantize || cfg->hflip) {
+        return fm_err_set("--dequantize and --hflip apply to image data sets (--data-file), not to toy data");
+    }
     if (fm_pred_parse(&su->objective, cfg->objective)) return -1;
     if (su->objective == FM_PRED_DATA)
         return fm_err_set("unknown objective '%s' (known: velocity, score, noise)", cfg->objective);
@@ -49,7 +61,7 @@ int fm_setup_resolve(FmSetup *su, const FmTrainConfig *cfg) {
     if (su->objective == FM_PRED_SCORE && cfg->t_eps == 0)
         return fm_err_set("--t-eps 0 with the score objective: its target -eps/beta is infinite at t = 1");
     su->t_max = fm_train_t_max(cfg, su->objective, &su->sched);
-    if (fm_mlp_init(&su->net, (size_t)fm_toy_dim(su->data), (size_t)cfg->temb, (size_t)cfg->width,
+    if (fm_mlp_init(&su->net, su->file ? su->info.D : (size_t)fm_toy_dim(su->data), (size_t)cfg->temb, (size_t)cfg->width,
                     (size_t)cfg->depth))
         return -1;
     su->net.temb_scale = cfg->temb_scale;
@@ -85,6 +97,7 @@ typedef struct {
     float *params, *grads, *adam_m, *adam_v, *ema;
     float *z, *eps, *t, *x, *target; /* (m, D) and (m) */
     FmMlpActs_f acts;
+    FmData data;
     char config_text[8192];
     FmFileMeta meta;
 } Trainer;
@@ -93,11 +106,10 @@ typedef struct {
 static void draw_micro_batch(Trainer *tr, long step, size_t mb) {
     const size_t D = tr->D, m = tr->m;
     const int logit = tr->cfg->t_dist[0] == 'l';
+    fm_data_draw(&tr->data, tr->z, step, (uint64_t)(mb * m), m, tr->B);
     for (size_t r = 0; r < m; r++) {
         uint64_t gi = (uint64_t)(mb * m + r);
         FmStream s;
-        fm_stream_init(&s, (uint64_t)tr->cfg->seed, (uint64_t)step, gi, FM_RNG_DATA);
-        fm_toy_draw(tr->z + r * D, tr->su.data, &s);
         fm_stream_init(&s, (uint64_t)tr->cfg->seed, (uint64_t)step, gi, FM_RNG_TIME);
         double t = logit ? 1.0 / (1.0 + exp(-fm_stream_normal(&s))) : fm_stream_uniform(&s);
         tr->t[r] = (float)(t * tr->su.t_max);
@@ -156,12 +168,14 @@ static void trainer_alloc(Trainer *tr) {
     tr->target = fm_malloc_floats(m * D);
     tr->t = fm_malloc_floats(m);
     fm_mlp_acts_init_f(&tr->acts, &tr->su.net, m);
+    FM_CHECK(fm_data_open(&tr->data, tr->cfg, &tr->su, m) == 0, "%s", fm_err_msg());
 }
 
 static void trainer_free(Trainer *tr) {
     free(tr->params), free(tr->grads), free(tr->adam_m), free(tr->adam_v), free(tr->ema);
     free(tr->z), free(tr->eps), free(tr->x), free(tr->target), free(tr->t);
     fm_mlp_acts_free_f(&tr->acts);
+    fm_data_close(&tr->data);
 }
 
 /* Rank 0 loads the checkpoint to resume from; all ranks get it by broadcast.
@@ -254,7 +268,8 @@ int fm_train_main(int argc, char **argv) {
     if (fm_dist_agree(rc)) return FM_EXIT_USAGE;
 
     fm_opts_format(&fm_train_opts, &cfg, tr.config_text, sizeof tr.config_text, 0);
-    tr.meta = (FmFileMeta){tr.config_text, P, cfg.objective, cfg.path, cfg.data, cfg.model};
+    tr.meta = (FmFileMeta){tr.config_text, P, cfg.objective, cfg.path, cfg.data_file[0] ? cfg.data_file : cfg.data,
+                           cfg.model};
     trainer_alloc(&tr);
     const size_t NP = tr.su.net.table.total;
     fm_mlp_init_params(&tr.su.net, tr.params, (uint64_t)cfg.seed);

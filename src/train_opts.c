@@ -12,6 +12,9 @@
 
 static const FmOption OPTS[] = {
     {"data", STR(data), "moons", 0, 0, 1, "toy data set: twopoint (1-D, +-2), 8gaussians, moons, checkerboard, spirals, rings"},
+    {"data-file", STR(data_file), "", 0, 0, 0, "HDF5 data set file to train on instead of a toy set (data/README.md: /images uint8 N x C x H x W or /data float N x D)"},
+    {"dequantize", BOOL(dequantize), "0", 0, 1, 0, "images: uniform dequantization (x + u)/128 - 1 instead of x/127.5 - 1"},
+    {"hflip", BOOL(hflip), "0", 0, 1, 0, "images: random horizontal flips (probability 1/2, keyed by the sample)"},
     {"objective", STR(objective), "velocity", 0, 0, 1, "what the network predicts: velocity (flow matching), score (denoising score matching), noise (epsilon)"},
     {"path", STR(path), "condot", 0, 0, 1, "probability path schedule: condot, cosine, poly:N, vp"},
     {"model", STR(model), "mlp", 0, 0, 1, "network architecture: mlp"},

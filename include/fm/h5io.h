@@ -19,6 +19,7 @@
 #define FM_H5IO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fm/model.h"
 
@@ -83,6 +84,27 @@ void fm_out_attr_str(FmOut *o, const char *name, const char *value);
 void fm_out_attr_f64(FmOut *o, const char *name, double value);
 void fm_out_attr_i64(FmOut *o, const char *name, long value);
 int fm_out_close(FmOut *o);
+
+/* A data set file for training (data/README.md): /images uint8 (N, C, H, W) or /data float
+ * (N, D), optional /labels int (N). Opened read-only by every rank; items are read one by one
+ * (chunks of one image), in any order. */
+typedef struct FmReader FmReader;
+typedef struct {
+    int images;          /* 1: /images uint8, 0: /data float */
+    size_t N, D, C, H, W; /* D = C H W for images */
+    int has_labels;
+    long num_classes;
+    char name[128];
+} FmDataInfo;
+/* Opens and validates (shape, type, N > 0, labels in range, float data finite).
+ * NULL with fm_err_set naming the file and the problem. */
+FmReader *fm_reader_open(const char *path, FmDataInfo *info);
+/* Items idx[0..n) (any order, repeats allowed) into out (n, D) as floats: raw pixel values
+ * 0..255 for images, the values for float data. 0 or -1 (fm_err_set). */
+int fm_reader_read(FmReader *r, const uint64_t *idx, size_t n, float *out);
+/* Items read and bytes read so far. */
+void fm_reader_stats(const FmReader *r, double *items, double *bytes);
+void fm_reader_close(FmReader *r);
 
 /* Reads a 2-D float dataset (N, D) from an HDF5 file (any float or integer type, converted).
  * *data is malloc'ed. 0 or -1 (fm_err_set naming file and dataset). */

@@ -26,7 +26,9 @@ enum {
     FM_RNG_HELDOUT = 6, /* held-out toy data for evaluation (index = item number) */
     FM_RNG_SDE = 7,     /* Brownian increments of SDE samplers */
     FM_RNG_PROBE = 8,   /* Hutchinson probes */
-    FM_RNG_METRIC = 9   /* random directions of the sliced Wasserstein distance */
+    FM_RNG_METRIC = 9,  /* random directions of the sliced Wasserstein distance */
+    FM_RNG_PERM = 10,   /* the per-epoch permutation of a data set's items */
+    FM_RNG_AUGMENT = 11 /* per-sample preprocessing: dequantization noise, flips */
 };
 
 typedef struct {
@@ -49,5 +51,10 @@ double fm_stream_uniform(FmStream *s);
 double fm_stream_normal(FmStream *s);
 /* Rademacher +-1. */
 double fm_stream_rademacher(FmStream *s);
+
+/* The permutation of epoch `epoch` of [0, n): a keyed bijection (a 4-round Feistel network on
+ * the smallest even-bit domain >= n, keyed by (seed, epoch), with cycle-walking back into
+ * [0, n)). O(1) memory and time per item: any rank computes any position of any epoch. */
+uint64_t fm_permute(uint64_t pos, uint64_t n, uint64_t seed, uint64_t epoch);
 
 #endif

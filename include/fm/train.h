@@ -3,21 +3,24 @@
 #define FM_TRAIN_H
 
 #include "fm/config.h"
+#include "fm/h5io.h"
 #include "fm/model.h"
 #include "fm/path.h"
 #include "fm/toy.h"
 
 typedef struct {
-    char data[64], objective[32], path[32], model[16], lr_schedule[16], t_dist[16], out[1024];
+    char data[64], objective[32], path[32], model[16], lr_schedule[16], t_dist[16], out[1024], data_file[1024];
     long width, depth, temb, batch, micro_batch, steps, warmup, seed, log_every, ckpt_every, check_every;
     double lr, min_lr, weight_decay, beta1, beta2, adam_eps, clip, ema, t_eps, temb_scale;
-    int resume;
+    int resume, dequantize, hflip;
 } FmTrainConfig;
 
 extern const FmOptTable fm_train_opts;
 
 /* What a configuration resolves to: parsed names and the network. */
 typedef struct {
+    int file;          /* 1: items come from --data-file (info), 0: the toy set `data` */
+    FmDataInfo info;
     FmToyKind data;
     FmPred objective;
     FmSchedule sched;
