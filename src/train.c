@@ -98,6 +98,7 @@ typedef struct {
     float *z, *eps, *t, *x, *target; /* (m, D) and (m) */
     FmMlpActs_f acts;
     FmData data;
+    double data_seconds; /* time spent drawing data items */
     char config_text[8192];
     FmFileMeta meta;
 } Trainer;
@@ -106,7 +107,9 @@ typedef struct {
 static void draw_micro_batch(Trainer *tr, long step, size_t mb) {
     const size_t D = tr->D, m = tr->m;
     const int logit = tr->cfg->t_dist[0] == 'l';
+    double t0 = fm_now();
     fm_data_draw(&tr->data, tr->z, step, (uint64_t)(mb * m), m, tr->B);
+    tr->data_seconds += fm_now() - t0;
     for (size_t r = 0; r < m; r++) {
         uint64_t gi = (uint64_t)(mb * m + r);
         FmStream s;
@@ -356,10 +359,16 @@ int fm_train_main(int argc, char **argv) {
             }
         }
     }
+    double io[3] = {0, 0, tr.data_seconds}; /* items and bytes read, seconds spent reading (all ranks) */
+    if (tr.data.reader) fm_reader_stats(tr.data.reader, &io[0], &io[1]);
+    fm_dist_sum_doubles(io, 3);
     if (rank == 0 && status == FM_EXIT_OK) {
         double wall = fm_now() - t0;
         printf("done: %ld steps in %.1f s (%.0f samples/s)\n", cfg.steps - start, wall,
                (double)(cfg.steps - start) * (double)tr.B / (wall > 0 ? wall : 1));
+        if (tr.data.reader)
+            printf("data: %.0f items (%.1f MB) read by %d ranks in %.2f s of reading: %.0f items/s per rank\n", io[0],
+                   io[1] / 1e6, P, io[2], io[2] > 0 ? io[0] / io[2] : 0.0);
     }
     free(rows);
     trainer_free(&tr);

@@ -284,7 +284,43 @@ static void test_range_checks(void) {
     fm_set_abort_hook(NULL);
 }
 
+/* fm_permute is a bijection of [0, n) for every n (including non-powers of two and tiny n),
+ * depends on the epoch and seed, and mixes: the correlation of position and item is ~0. */
+static void test_permute(void) {
+    const uint64_t sizes[] = {1, 2, 3, 7, 10, 1000, 60000, (1u << 20) + 3};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const uint64_t n = sizes[k];
+        unsigned char *seen = calloc(n, 1);
+        size_t bad = 0, fixed = 0;
+        double sxy = 0, sx = 0;
+        for (uint64_t p = 0; p < n; p++) {
+            uint64_t x = fm_permute(p, n, 5, 3);
+            if (x >= n || seen[x]) bad++;
+            else seen[x] = 1;
+            fixed += x == p;
+            sxy += ((double)p - (n - 1) / 2.0) * ((double)x - (n - 1) / 2.0);
+            sx += ((double)p - (n - 1) / 2.0) * ((double)p - (n - 1) / 2.0);
+        }
+        T_CHECK(bad == 0, "fm_permute n=%llu: %zu positions map outside or onto a taken item", (unsigned long long)n, bad);
+        if (n >= 1000) {
+            double corr = sxy / sx; /* correlation of position and item (both uniform on [0, n)) */
+            T_CHECK(fabs(corr) < 5.0 / sqrt((double)n), "fm_permute n=%llu: position/item correlation %.4f", (unsigned long long)n, corr);
+            T_CHECK(fixed < 10, "fm_permute n=%llu: %zu fixed points (expected ~1)", (unsigned long long)n, fixed);
+            size_t same_e = 0, same_s = 0;
+            for (uint64_t p = 0; p < 1000; p++) {
+                same_e += fm_permute(p, n, 5, 3) == fm_permute(p, n, 5, 4);
+                same_s += fm_permute(p, n, 5, 3) == fm_permute(p, n, 6, 3);
+            }
+            T_CHECK(same_e < 20 && same_s < 20, "fm_permute n=%llu: epochs/seeds barely differ (%zu, %zu of 1000 equal)",
+                    (unsigned long long)n, same_e, same_s);
+        }
+        free(seen);
+    }
+    printf("fm_permute: bijection on n = 1, 2, 3, 7, 10, 1000, 60000, 2^20+3; epochs and seeds give different orders\n");
+}
+
 int main(void) {
+    test_permute();
     test_kat();
     test_layout();
     test_normal_moments();
