@@ -32,7 +32,12 @@ run() { # name, command...
 # unit tests run with LeakSanitizer on (sanitizer build); under mpirun it is off: Open MPI leaks
 for t in "$BUILD"/tests/test_*; do run "$(basename "$t")" "$t"; done
 [ "$BUILD" = build-san ] && export ASAN_OPTIONS=detect_leaks=0
-for t in tests/test_*.sh; do run "$(basename "$t" .sh)" bash "$t"; done
+# each shell test gets a scratch directory of its own
+for t in tests/test_*.sh; do
+    name=$(basename "$t" .sh)
+    mkdir -p "$TMPDIR_TEST/$name"
+    TMPDIR_TEST=$TMPDIR_TEST/$name run "$name" bash "$t"
+done
 
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
 echo "$pass passed, $fail failed"
