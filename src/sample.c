@@ -195,6 +195,7 @@ static int integrate(float *x, size_t nl, size_t D, const Plan *pl, const Sample
 
 typedef struct {
     const char *command, *solver_text, *source, *config_text;
+    long image_shape[3]; /* C, H, W of image data (0: not images) */
     FmFileMeta meta;
     const float *ref_data; /* NULL: no reference */
     size_t M;
@@ -271,6 +272,11 @@ static int run(const SampleConfig *sc, const FmOptTable *tab, Plan *pl, size_t D
         fm_out_attr_f64(o, "t_max", pl->t_max);
         if (pl->solver == FM_SOLVER_DOPRI5) fm_out_attr_f64(o, "rtol", sc->rtol), fm_out_attr_f64(o, "atol", sc->atol);
         if (!isnan(ed)) fm_out_attr_f64(o, "energy_distance", ed), fm_out_attr_f64(o, "sliced_w2", sw);
+        if (ds->image_shape[0]) {
+            double shp[3] = {(double)ds->image_shape[0], (double)ds->image_shape[1], (double)ds->image_shape[2]};
+            size_t d3s[1] = {3};
+            fm_out_doubles(o, "image_shape", 1, d3s, shp); /* samples are images (C, H, W) in [-1, 1] */
+        }
         rc = fm_out_close(o);
         if (!rc) {
             printf("%s: %zu samples x %zu with %s%s%s, NFE %.1f (max %ld), t in [%g, %g], %s, %.2f s\n", ds->command, N,
@@ -358,7 +364,11 @@ int fm_sample_main(int argc, char **argv) {
     }
     FmNetField nf;
     fm_netfield_init(&nf, &su.net, w, su.objective, &su.sched, (size_t)sc.batch);
-    Describe ds = {"sample", sc.solver, path, train_text, {train_text, fm_dist_size(), tc.objective, tc.path, tc.data, tc.model}, ref, M};
+    Describe ds = {"sample", sc.solver, path, train_text, {0, 0, 0},
+                   {train_text, fm_dist_size(), tc.objective, tc.path, tc.data_file[0] ? tc.data_file : tc.data, tc.model},
+                   ref, M};
+    if (su.file && su.info.images)
+        ds.image_shape[0] = (long)su.info.C, ds.image_shape[1] = (long)su.info.H, ds.image_shape[2] = (long)su.info.W;
     rc = run(&sc, &SAMPLE_TABLE, &pl, D, fm_net_field, &nf, &ds);
     fm_netfield_free(&nf);
     free(ref), free(train_text), free(w);
@@ -410,7 +420,7 @@ int fm_oracle_main(int argc, char **argv) {
     snprintf(source, sizeof source, "oracle: %zu points of %s", orc.N, sc.data_file[0] ? sc.data_file : sc.data);
     char text[8192];
     fm_opts_format(&ORACLE_TABLE, &sc, text, sizeof text, 0);
-    Describe ds = {"oracle", sc.solver, source, text, {text, fm_dist_size(), "exact", sc.path,
+    Describe ds = {"oracle", sc.solver, source, text, {0, 0, 0}, {text, fm_dist_size(), "exact", sc.path,
                    sc.data_file[0] ? sc.data_file : sc.data, "oracle"}, z, orc.N};
     rc = run(&sc, &ORACLE_TABLE, &pl, orc.D, fm_oracle_field, &orc, &ds);
     free(z);

@@ -176,6 +176,46 @@ expect_error nll_hutchinson_dopri5 hutchinson   2 nll --ckpt run --divergence hu
 expect_error nll_oracle_no_density moons        2 nll --ckpt run --oracle --out n.h5
 expect_error nll_noise_t0_zero     t0           2 nll --ckpt noise --t0 0 --out n.h5
 expect_error field_out_is_ckpt     ckpt         1 field --ckpt run --out run/ckpt-00000005.h5
+# data set files (the image issue's corpus)
+"$PYTHON" - <<'PY'
+import h5py, numpy as np
+def mk(name, **dsets):
+    with h5py.File(name, "w") as f:
+        for k, v in dsets.items():
+            f[k] = v
+mk("img_ok.h5", images=np.zeros((6, 1, 4, 4), np.uint8))
+mk("img_other.h5", images=np.zeros((6, 1, 5, 5), np.uint8))
+mk("img_int16.h5", images=np.zeros((6, 1, 4, 4), np.int16))
+mk("img_rank3.h5", images=np.zeros((6, 4, 4), np.uint8))
+mk("img_empty.h5", images=np.zeros((0, 1, 4, 4), np.uint8))
+mk("img_nodata.h5", pixels=np.zeros((6, 16), np.uint8))
+mk("img_labels.h5", images=np.zeros((6, 1, 4, 4), np.uint8), labels=np.array([0, 1, 2, 3, 4, -1], np.int32))
+mk("img_labels_n.h5", images=np.zeros((6, 1, 4, 4), np.uint8), labels=np.zeros(5, np.int32))
+with h5py.File("img_labels_k.h5", "w") as f:
+    f["images"] = np.zeros((6, 1, 4, 4), np.uint8); f["labels"] = np.array([0, 1, 2, 3, 4, 5], np.int32); f.attrs["num_classes"] = 5
+x = np.zeros((6, 3), np.float32); x[4, 1] = np.nan
+mk("arr_nan.h5", data=x)
+mk("arr_ok.h5", data=np.zeros((6, 3), np.float32))
+open("notes.txt", "w").write("not hdf5")
+PY
+DTINY=(--width 8 --depth 1 --temb 4 --batch 4 --steps 2 --warmup 0 --log-every 1 --ckpt-every 2)
+expect_error data_missing          nope.h5          2 train "${DTINY[@]}" --data-file nope.h5 --out dm
+expect_error data_not_hdf5         notes.txt        2 train "${DTINY[@]}" --data-file notes.txt --out dm
+expect_error data_no_dataset       "/images"        2 train "${DTINY[@]}" --data-file img_nodata.h5 --out dm
+expect_error data_wrong_dtype      uint8            2 train "${DTINY[@]}" --data-file img_int16.h5 --out dm
+expect_error data_wrong_rank       rank             2 train "${DTINY[@]}" --data-file img_rank3.h5 --out dm
+expect_error data_empty            "N = 0"          2 train "${DTINY[@]}" --data-file img_empty.h5 --out dm
+expect_error data_nan              non-finite       2 train "${DTINY[@]}" --data-file arr_nan.h5 --out dm
+expect_error data_label_negative   "label -1"       2 train "${DTINY[@]}" --data-file img_labels.h5 --out dm
+expect_error data_label_count      "/labels"        2 train "${DTINY[@]}" --data-file img_labels_n.h5 --out dm
+expect_error data_label_range      "label 5"        2 train "${DTINY[@]}" --data-file img_labels_k.h5 --out dm
+expect_error data_hflip_array      hflip            2 train "${DTINY[@]}" --data-file arr_ok.h5 --hflip --out dm
+expect_error data_dequantize_toy   dequantize       2 train "${DTINY[@]}" --dequantize --out dm
+if $MPIRUN -np 2 "$FMTRAIN" train "${DTINY[@]}" --data-file img_ok.h5 --out dimg >dimg.out 2>&1; then
+    expect_error data_shape_mismatch  parameters    2 train "${DTINY[@]}" --data-file img_other.h5 --steps 4 --out dimg --resume
+else
+    record data_shape_mismatch "setup: training on img_ok.h5 failed" dimg.out
+fi
 after=$(fingerprint run)
 [ "$before" = "$after" ] && record checkpoints_untouched_after_sample "" ||
     record checkpoints_untouched_after_sample "the good run's files changed"
