@@ -34,9 +34,9 @@ BIN     := $(BUILD)/fmtrain
 # Packages a fresh Debian 12 machine lacks (apt-get names).
 DEB_PKGS := build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools \
             libopenblas-openmp-dev librandom123-dev libinih-dev python3-h5py python3-numpy \
-            python3-matplotlib
+            python3-matplotlib dataset-fashion-mnist
 
-.PHONY: all deps test demo install clean san help check-deps
+.PHONY: all deps test demo install clean san help data
 
 all: $(BIN) $(TEST_BIN)
 
@@ -46,6 +46,7 @@ help:
 	@echo "make test      build and run the test suite (ends with 'N passed, N failed')"
 	@echo "make demo      deps + build + a 2-rank training on 'moons', samples and PNG plots"
 	@echo "make san       AddressSanitizer+UBSan build of everything into build-san/ and run the tests"
+	@echo "make data      convert Debian's Fashion-MNIST into data/fashion-mnist-{train,test}.h5"
 	@echo "make install   install fmtrain and the scripts under PREFIX=$(PREFIX)"
 	@echo "make clean     remove build outputs"
 
@@ -84,6 +85,11 @@ san:
 demo: deps
 	$(MAKE) all
 	BUILD=$(BUILD) PYTHON=$(PYTHON) bash scripts/demo.sh
+
+data: data/fashion-mnist-train.h5
+
+data/fashion-mnist-train.h5: scripts/prepare_fashion_mnist.py scripts/npy_to_h5.py
+	$(PYTHON) scripts/prepare_fashion_mnist.py --out data
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/fmtrain/scripts
