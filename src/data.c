@@ -16,15 +16,61 @@ int fm_data_open(FmData *d, const FmTrainConfig *cfg, const FmSetup *su, size_t 
     if (!su->file) return 0;
     FmDataInfo info;
     d->reader = fm_reader_open(cfg->data_file, &info);
-    return d->reader ? 0 : -1;
+    if (!d->reader) return -1;
+    d->item_bytes = info.D * (info.images ? 1 : sizeof(float));
+    d->slots = (size_t)((double)cfg->data_cache_mb * 1048576.0 / (double)d->item_bytes);
+    if (d->slots > info.N) d->slots = info.N;
+    if (d->slots) {
+        d->cache = fm_calloc(d->slots, d->item_bytes);
+        d->tags = fm_calloc(d->slots, sizeof *d->tags);
+        for (size_t k = 0; k < d->slots; k++) d->tags[k] = -1;
+    }
+    d->miss = fm_calloc(m ? m : 1, sizeof *d->miss);
+    d->miss_row = fm_calloc(m ? m : 1, sizeof *d->miss_row);
+    d->raw = fm_malloc_floats((m ? m : 1) * info.D);
+    return 0;
+}
+
+size_t fm_data_cache_bytes(const FmData *d) { return d->slots * d->item_bytes; }
+double fm_data_cache_hit_rate(const FmData *d) { return d->lookups > 0 ? d->hits / d->lookups : 0; }
+
+/* Raw values of items idx[0..m) into z (m, D), through the cache. 0 or -1. */
+static int read_cached(FmData *d, float *z, size_t m) {
+    const size_t D = d->su->info.D;
+    const int images = d->su->info.images;
+    if (!d->slots) return fm_reader_read(d->reader, d->idx, m, z);
+    size_t nmiss = 0;
+    for (size_t r = 0; r < m; r++) {
+        size_t slot = (size_t)(d->idx[r] % d->slots);
+        d->lookups++;
+        if (d->tags[slot] == (int64_t)d->idx[r]) {
+            const unsigned char *c = d->cache + slot * d->item_bytes;
+            if (images) for (size_t j = 0; j < D; j++) z[r * D + j] = (float)c[j];
+            else memcpy(z + r * D, c, D * sizeof(float));
+            d->hits++;
+        } else {
+            d->miss[nmiss] = d->idx[r];
+            d->miss_row[nmiss++] = r;
+        }
+    }
+    if (nmiss && fm_reader_read(d->reader, d->miss, nmiss, d->raw)) return -1;
+    for (size_t k = 0; k < nmiss; k++) {
+        const float *v = d->raw + k * D;
+        memcpy(z + d->miss_row[k] * D, v, D * sizeof(float));
+        size_t slot = (size_t)(d->miss[k] % d->slots);
+        unsigned char *c = d->cache + slot * d->item_bytes;
+        if (images) for (size_t j = 0; j < D; j++) c[j] = (unsigned char)v[j]; /* exact: integers 0..255 */
+        else memcpy(c, v, D * sizeof(float));
+        d->tags[slot] = (int64_t)d->miss[k];
+    }
+    return 0;
 }
 
 void fm_data_close(FmData *d) {
     if (!d) return;
     fm_reader_close(d->reader);
-    free(d->idx);
-    d->reader = NULL;
-    d->idx = NULL;
+    free(d->idx), free(d->cache), free(d->tags), free(d->miss), free(d->miss_row), free(d->raw);
+    memset(d, 0, sizeof *d);
 }
 
 /* Raw pixels (0..255) of one image (C, H, W) to [-1, 1], with optional augmentation. */
@@ -65,7 +111,7 @@ void fm_data_draw(FmData *d, float *z, long step, uint64_t g0, size_t m, size_t 
         uint64_t q = (uint64_t)(step - 1) * (uint64_t)B + g0 + r;
         d->idx[r] = fm_permute(q % N, N, (uint64_t)cfg->seed, q / N);
     }
-    FM_CHECK(fm_reader_read(d->reader, d->idx, m, z) == 0, "%s", fm_err_msg());
+    FM_CHECK(read_cached(d, z, m) == 0, "%s", fm_err_msg());
     if (!d->su->info.images) return;
     for (size_t r = 0; r < m; r++) {
         FmStream s;

@@ -359,16 +359,22 @@ int fm_train_main(int argc, char **argv) {
             }
         }
     }
-    double io[3] = {0, 0, tr.data_seconds}; /* items and bytes read, seconds spent reading (all ranks) */
+    /* items and bytes read from the file, seconds spent drawing, cache lookups and hits (all ranks) */
+    double io[5] = {0, 0, tr.data_seconds, tr.data.lookups, tr.data.hits};
     if (tr.data.reader) fm_reader_stats(tr.data.reader, &io[0], &io[1]);
-    fm_dist_sum_doubles(io, 3);
+    fm_dist_sum_doubles(io, 5);
+    double cache_max = fm_dist_max_double((double)fm_data_cache_bytes(&tr.data));
     if (rank == 0 && status == FM_EXIT_OK) {
         double wall = fm_now() - t0;
         printf("done: %ld steps in %.1f s (%.0f samples/s)\n", cfg.steps - start, wall,
                (double)(cfg.steps - start) * (double)tr.B / (wall > 0 ? wall : 1));
-        if (tr.data.reader)
+        if (tr.data.reader) {
             printf("data: %.0f items (%.1f MB) read by %d ranks in %.2f s of reading: %.0f items/s per rank\n", io[0],
                    io[1] / 1e6, P, io[2], io[2] > 0 ? io[0] / io[2] : 0.0);
+            if (cfg.data_cache_mb)
+                printf("data cache: at most %.1f MiB per rank (budget %ld MiB), hit rate %.1f%%\n", cache_max / 1048576.0,
+                       cfg.data_cache_mb, io[3] > 0 ? 100.0 * io[4] / io[3] : 0.0);
+        }
     }
     free(rows);
     trainer_free(&tr);

@@ -10,6 +10,11 @@
  * (x + u) / 128 - 1 with u ~ U[0, 1) (uniform dequantization; SPEC.md bits/dim); --hflip
  * mirrors an image left-right with probability 1/2. Both draw from the sample's stream
  * (seed, s, i, FM_RNG_AUGMENT).
+ *
+ * Cache: with --data-cache-mb M > 0 each rank keeps up to M MiB of raw items (1 byte per
+ * pixel, 4 per float) in a direct-mapped table (slot = item mod slots): memory is bounded by M
+ * whatever the data set's size, and a hit returns exactly what the file holds, so results do
+ * not depend on the cache. A data set that fits is read from the file once per rank.
  */
 #ifndef FM_DATA_H
 #define FM_DATA_H
@@ -26,6 +31,14 @@ typedef struct {
     FmReader *reader; /* NULL for toy data */
     uint64_t *idx;
     size_t cap; /* rows of idx */
+    /* the cache */
+    unsigned char *cache;
+    int64_t *tags; /* item held by each slot, -1 = empty */
+    size_t slots, item_bytes;
+    uint64_t *miss;  /* scratch: items to read */
+    size_t *miss_row;
+    float *raw;      /* scratch (cap, D) */
+    double hits, lookups;
 } FmData;
 
 /* Opens the source for micro-batches of up to m rows. 0 or -1 (fm_err_set). */
@@ -39,5 +52,9 @@ void fm_data_draw(FmData *d, float *z, long step, uint64_t g0, size_t m, size_t 
 /* Items [first, first + n) of the file, preprocessed without augmentation, into z (n, D)
  * (evaluation points for a model trained on a file). 0 or -1. */
 int fm_data_items(FmData *d, float *z, uint64_t first, size_t n);
+
+/* Bytes the cache holds at most, and its hit rate so far. */
+size_t fm_data_cache_bytes(const FmData *d);
+double fm_data_cache_hit_rate(const FmData *d);
 
 #endif
