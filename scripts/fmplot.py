@@ -156,3 +156,121 @@ def dark_cmap(name, top=0.88):
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
     return ListedColormap(plt.get_cmap(name)(np.linspace(0.0, top, 256)), name=name + "_dark")
+
+
+# ---- images -------------------------------------------------------------------
+# A samples file of an image model says so with image_shape = [C, H, W] (float64; fmtrain
+# writes it as a root dataset, a root attribute is read too): each row of /samples,
+# /reference and /trajectory is then one image, channels first, with values in [-1, 1].
+
+BAD_PIXEL = (255, 0, 255)   # non-finite values are drawn in magenta
+
+
+def image_shape(f, path, D):
+    """(C, H, W) if the file's rows are images, else None; dies with one line if image_shape
+    is not three positive integers or C * H * W is not the row length D."""
+    if "image_shape" in f.attrs:
+        v = f.attrs["image_shape"]
+    elif "image_shape" in f and hasattr(f["image_shape"], "shape"):
+        v = f["image_shape"][()]
+    else:
+        return None
+    try:
+        v = np.asarray(v, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        die("%s: image_shape is not numeric" % path)
+    if v.size != 3 or not np.all(np.isfinite(v)) or np.any(v < 1) or np.any(v != np.round(v)):
+        die("%s: image_shape %s is not [C, H, W] with positive integers" % (path, v.tolist()))
+    C, H, W = (int(s) for s in v)
+    if C * H * W != D:
+        die("%s: image_shape [%d, %d, %d] has %d values per image, but the rows have D=%d"
+            % (path, C, H, W, C * H * W, D))
+    return C, H, W
+
+
+def shape_str(shape):
+    return "\u00d7".join(str(s) for s in shape)
+
+
+def image_pixels(rows, shape):
+    """Rows (n x C*H*W, channels first, values in [-1, 1]) -> (n, H, W, 3) uint8 RGB:
+    pixel = (v + 1) * 127.5 clipped to [0, 255].  C = 1 is grey-scale, C = 3 RGB; any other
+    C shows channel 0 in grey.  Pixels with a non-finite value become BAD_PIXEL.
+    Returns (pixels, number of images with non-finite values)."""
+    C, H, W = shape
+    a = np.asarray(rows, dtype=np.float64).reshape(-1, C, H, W)
+    a = a.transpose(0, 2, 3, 1) if C == 3 else np.repeat(a[:, 0, :, :, None], 3, axis=3)
+    bad = ~np.all(np.isfinite(a), axis=3)                       # (n, H, W)
+    with np.errstate(invalid="ignore"):
+        p = np.rint(np.clip((np.where(np.isfinite(a), a, -1.0) + 1.0) * 127.5, 0, 255)).astype(np.uint8)
+    p[bad] = BAD_PIXEL
+    return p, int(np.any(bad, axis=(1, 2)).sum())
+
+
+def grid_dims(n):
+    """(rows, cols) of a near-square grid for n tiles, cols >= rows (64 -> 8 x 8)."""
+    cols = int(np.ceil(np.sqrt(max(n, 1))))
+    return int(np.ceil(max(n, 1) / cols)), cols
+
+
+def tile_pad(H, W):
+    """Gap in pixels between tiles of an H x W mosaic (2 for 28 x 28)."""
+    return max(1, int(round(min(H, W) / 14.0)))
+
+
+def mosaic(pix, rows, cols, pad, fill=255):
+    """(n, H, W, 3) uint8 images -> one uint8 image of rows x cols tiles in row-major order,
+    pad pixels of `fill` between them; cells beyond n stay `fill`."""
+    n, H, W = pix.shape[:3]
+    out = np.full((rows * H + (rows - 1) * pad, cols * W + (cols - 1) * pad, 3), fill, dtype=np.uint8)
+    for i in range(min(n, rows * cols)):
+        r, c = divmod(i, cols)
+        out[r * (H + pad):r * (H + pad) + H, c * (W + pad):c * (W + pad) + W] = pix[i]
+    return out
+
+
+def pixel_scale(h, w, target, most=8):
+    """Screen pixels per image pixel for an h x w mosaic whose long side should be about
+    target screen pixels: a whole number up to `most` (crisp nearest-neighbour pixels) when
+    that is within reach, else the exact fraction (the image is then resampled).
+    Returns (scale, interp)."""
+    long_side = max(h, w)
+    if long_side <= 1.5 * target:
+        return int(np.clip(round(target / float(long_side)), 1, most)), "nearest"
+    return target / float(long_side), "antialiased"
+
+
+def text_px(s, size, dpi):
+    """Width in pixels of one line of text at font size `size` (points) drawn at dpi."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.font_manager import FontProperties
+    w, _, _ = RendererAgg(1, 1, dpi).get_text_width_height_descent(s, FontProperties(size=size), ismath=False)
+    return w
+
+
+def pixel_figure(plt, width, height, dpi):
+    """A figure of exactly width x height pixels at dpi, with px_axes(x, y, w, h) to add axes
+    by pixel rectangle (x, y from the bottom left) without frame or ticks."""
+    fig = plt.figure(figsize=((width + 1e-3) / dpi, (height + 1e-3) / dpi), dpi=dpi)
+
+    def px_axes(x, y, w, h):
+        ax = fig.add_axes([x / float(width), y / float(height), w / float(width), h / float(height)])
+        ax.set_axis_off()
+        return ax
+    return fig, px_axes
+
+
+def draw_mosaic(fig, ax, img, scale, interp, x, y):
+    """Draw a mosaic (uint8 RGB) with its bottom left corner at screen pixel (x, y) of a
+    pixel_figure, `scale` screen pixels per image pixel; ax (made by px_axes at the same
+    place) gets the mosaic's pixel coordinates (0..w, 0..h from the top) for labels.  A whole
+    scale is copied pixel for pixel (figimage: imshow would resample by a fraction of a pixel);
+    any other is resampled into ax with `interp`."""
+    h, w = img.shape[:2]
+    if interp == "nearest" and float(scale).is_integer():
+        s = int(scale)
+        fig.figimage(np.repeat(np.repeat(img, s, axis=0), s, axis=1), xo=x, yo=y, origin="upper")
+    else:
+        ax.imshow(img, interpolation=interp, aspect="auto", extent=(0, w, h, 0))
+    ax.set_xlim(0, w)
+    ax.set_ylim(h, 0)

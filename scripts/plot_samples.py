@@ -5,6 +5,9 @@ D = 2: two panels, /reference (grey) | /samples (coloured), same limits, equal a
 D = 1: overlaid density histograms of samples and reference.
 D > 2: as D = 2, using the first two coordinates (noted on the figure).
 /reference is optional; without it only the samples are drawn.
+Images (the file has image_shape = [C, H, W], rows in [-1, 1]): a grid of the first --grid-n
+samples (grey-scale for C = 1, RGB for C = 3) and, beside it, the first --grid-n reference
+items in the same layout ("data").
 
 Run with Debian's interpreter:  /usr/bin/python3 scripts/plot_samples.py samples.h5 -o samples.png
 """
@@ -44,6 +47,83 @@ def n_outside(p, xl, yl):
     return int(np.sum((p[:, 0] < xl[0]) | (p[:, 0] > xl[1]) | (p[:, 1] < yl[0]) | (p[:, 1] > yl[1])))
 
 
+def plot_images(args, x, ref, shape, meta):
+    """Image samples: a grid of the first --grid-n samples and, if there is a reference, a
+    grid of the first --grid-n reference items beside it; pixel-exact, no axes."""
+    if args.grid_n < 1:
+        die("--grid-n must be at least 1 (got %d)" % args.grid_n)
+    C, H, W = shape
+    n_all = x.shape[0]
+    k = min(args.grid_n, n_all)
+    rows, cols = fmplot.grid_dims(k)
+    pad = fmplot.tile_pad(H, W)
+    pix, x_bad = fmplot.image_pixels(x[:k], shape)
+    panels = [("samples", fmplot.mosaic(pix, rows, cols, pad))]
+    kr, r_bad = 0, 0
+    if ref is not None:
+        kr = min(k, ref.shape[0])
+        rpix, r_bad = fmplot.image_pixels(ref[:kr], shape)
+        panels.append(("data", fmplot.mosaic(rpix, rows, cols, pad)))
+    mh, mw = panels[0][1].shape[:2]
+    scale, interp = fmplot.pixel_scale(mh, mw, 480)
+    pw, ph = int(round(mw * scale)), int(round(mh * scale))
+
+    title = "samples: data=%s  objective=%s  |  solver=%s  steps=%s  nfe=%s" % (
+        meta["data"], meta["objective"], meta["solver"], meta["steps"], meta["nfe"])
+    sub = ["%s: %d samples of %s images (first %d shown)"
+           % (os.path.basename(args.samples), n_all, fmplot.shape_str(shape), k)]
+    if ref is not None:
+        sub.append("%d reference (first %d shown)" % (ref.shape[0], kr))
+    else:
+        sub.append("no /reference in file")
+    sub.append("seed=%s" % meta["seed"])
+    if meta["t_min"] != "?" or meta["t_max"] != "?":
+        sub.append("t: %s \u2192 %s" % (meta["t_min"], meta["t_max"]))
+    if meta["checkpoint"] != "?":
+        sub.append("ckpt=%s" % meta["checkpoint"])
+    subtitle = "  \u00b7  ".join(sub)
+    notes = []
+    if C not in (1, 3):
+        notes.append("C=%d channels: showing channel 0 in grey-scale" % C)
+    if x_bad or r_bad:
+        notes.append("non-finite values in magenta (%d sample%s%s)"
+                     % (x_bad, "" if x_bad == 1 else "s", ", %d reference" % r_bad if r_bad else ""))
+    note = ";  ".join(notes)
+    v = x[np.isfinite(x)]                             # all samples, not only those shown
+    clip = ""
+    if v.size and (v.min() < -1 - 1e-6 or v.max() > 1 + 1e-6):
+        clip = "sample values in [%.3g, %.3g]: %.1f%% of them outside [-1, 1], clipped" % (
+            v.min(), v.max(), 100.0 * np.mean(np.abs(v) > 1 + 1e-6))
+
+    dpi = args.dpi
+    TS, SS, PS, NS = 11.5, 8.5, 10.5, 8.5            # font sizes: title, subtitle, panel, note
+    margin, gap = int(0.2 * dpi), int(0.3 * dpi)
+    head = int(0.72 * dpi)                            # title + subtitle
+    ptitle = int(0.3 * dpi)                           # panel titles
+    foot = int((0.15 + 0.22 * bool(note) + 0.22 * bool(clip)) * dpi)
+    npan = len(panels)
+    body = npan * pw + (npan - 1) * gap
+    text = max(fmplot.text_px(title, TS, dpi), fmplot.text_px(subtitle, SS, dpi),
+               fmplot.text_px(note, NS, dpi) if note else 0, fmplot.text_px(clip, NS, dpi) if clip else 0)
+    width = int(np.ceil(max(body + 2 * margin, text + 0.6 * dpi)))
+    height = head + ptitle + ph + foot
+    plt = fmplot.pyplot()
+    fig, px_axes = fmplot.pixel_figure(plt, width, height, dpi)
+    x0 = (width - body) // 2
+    for i, (label, img) in enumerate(panels):
+        ax = px_axes(x0 + i * (pw + gap), foot, pw, ph)
+        fmplot.draw_mosaic(fig, ax, img, scale, interp, x0 + i * (pw + gap), foot)
+        ax.set_title(label, fontsize=PS, pad=5)
+    fig.text(0.5, 1 - 0.1 * dpi / height, title, ha="center", va="top", fontsize=TS)
+    fig.text(0.5, 1 - 0.42 * dpi / height, subtitle, ha="center", va="top", fontsize=SS, color="0.3")
+    if clip:
+        fig.text(0.5, (0.08 + 0.22 * bool(note)) * dpi / height, clip, ha="center", va="bottom",
+                 fontsize=NS, color="0.3")
+    if note:
+        fig.text(0.5, 0.08 * dpi / height, note, ha="center", va="bottom", fontsize=NS, color="tab:red")
+    fmplot.save(fig, args.out, dpi)
+
+
 def main():
     ap = fmplot.argparser(
         "Plot generated samples (and held-out reference data) from an fmtrain samples file.",
@@ -51,6 +131,8 @@ def main():
     ap.add_argument("--max-points", type=int, default=20000,
                     help="random subset drawn per scatter panel (default: %(default)s)")
     ap.add_argument("--bins", type=int, default=0, help="histogram bins for D = 1 (default: automatic)")
+    ap.add_argument("--grid-n", type=int, default=64,
+                    help="image samples: number of images in each grid (default: %(default)s)")
     args = fmplot.parse_args(ap)
 
     with fmplot.open_h5(args.samples) as f:
@@ -59,6 +141,7 @@ def main():
         ref = as_points(f["reference"][()], "reference") if "reference" in f else None
         meta = {k: fmplot.attr_str(f, k) for k in
                 ("data", "objective", "solver", "steps", "nfe", "seed", "checkpoint", "t_min", "t_max")}
+        shape = fmplot.image_shape(f, args.samples, x.shape[1]) if x.size else None
 
     n_all, D = x.shape
     if n_all == 0 or D == 0:
@@ -68,6 +151,9 @@ def main():
         ref = None
     if ref is not None and ref.shape[0] == 0:
         ref = None
+    if shape is not None:
+        plot_images(args, x, ref, shape, meta)
+        return
     x, x_bad = finite_rows(x, "samples")
     if ref is not None:
         ref, _ = finite_rows(ref, "reference")

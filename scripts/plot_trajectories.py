@@ -6,6 +6,9 @@ D = 2: a row of panels with the particle cloud at ~6 of the recorded times, plus
 D = 1: x against t for ~300 particles, with a histogram of the final x on the right.
 D > 2: as D = 2, using the first two coordinates (noted on the figure).
 All panels share the same axis limits (robust percentiles over the plotted frames).
+Images (the file has image_shape = [C, H, W], rows in [-1, 1]): a strip with one row per
+sample (the first --paths, default 8) and one column per frame (--frames, default 8, spread
+evenly over /t), each image's evolution from noise (t = 0) to data (t = 1).
 
 Run with Debian's interpreter:  /usr/bin/python3 scripts/plot_trajectories.py samples.h5 -o traj.png
 """
@@ -30,14 +33,82 @@ def pick(n, k, rng):
     return np.sort(rng.choice(n, k, replace=False))
 
 
+def plot_images(args, imgs, t, N, shape, meta):
+    """Image trajectories: a strip with one row per sample and one column per chosen frame.
+    imgs: (T, P, D) in time order, t: the T times (sorted), N: trajectories in the file."""
+    T, P = imgs.shape[:2]
+    C, H, W = shape
+    k = max(1, min(args.frames if args.frames is not None else 8, T))
+    target = np.linspace(t[0], t[-1], k)            # columns evenly spaced in t: nearest frames
+    sel = np.unique(np.argmin(np.abs(t[:, None] - target[None, :]), axis=0))
+    k = len(sel)
+    cells = imgs[sel].transpose(1, 0, 2).reshape(P * k, -1)     # row-major: sample, then frame
+    pix, n_bad = fmplot.image_pixels(cells, shape)
+    pad = fmplot.tile_pad(H, W)
+    img = fmplot.mosaic(pix, P, k, pad)
+    mh, mw = img.shape[:2]
+    scale, interp = fmplot.pixel_scale(mh, mw, 640)
+    pw, ph = int(round(mw * scale)), int(round(mh * scale))
+    tw, th = (W + pad) * scale, (H + pad) * scale    # screen pixels per column / row
+
+    title = "trajectories: data=%s  objective=%s  |  solver=%s  steps=%s  nfe=%s" % (
+        meta["data"], meta["objective"], meta["solver"], meta["steps"], meta["nfe"])
+    sub = "%s: T=%d frames (t = %.3g \u2192 %.3g), first %d of %d trajectories, %s images  \u00b7  seed=%s" % (
+        os.path.basename(args.samples), T, t[0], t[-1], P, N, fmplot.shape_str(shape), meta["seed"])
+    notes = []
+    if C not in (1, 3):
+        notes.append("C=%d channels: showing channel 0 in grey-scale" % C)
+    if n_bad:
+        notes.append("non-finite values in magenta (%d image%s)" % (n_bad, "s" if n_bad > 1 else ""))
+    note = ";  ".join(notes)
+    xlabel = "t   (0 = noise \u2192 1 = data)"
+
+    dpi = args.dpi
+    TS, SS, NS = 11.5, 8.5, 8.5
+    labels = ["%.3g" % t[i] for i in sel]
+    # column labels (the times, after "t =" on the left): as large as fits, 6.5 to 9.5 pt
+    CS = 9.5
+    while CS > 6.5 and max(fmplot.text_px(s, CS, dpi) for s in labels) > 0.8 * tw:
+        CS -= 0.5
+    RS = float(np.clip(th / dpi * 72 * 0.45, 6.5, 9.0))           # row labels
+    left = int(max(fmplot.text_px("#%d" % (P - 1), RS, dpi), fmplot.text_px("t =", CS, dpi)) + 0.25 * dpi)
+    head = int(0.72 * dpi)
+    clab = int(0.3 * dpi)
+    foot = int((0.62 if note else 0.42) * dpi)
+    text = max(fmplot.text_px(title, TS, dpi), fmplot.text_px(sub, SS, dpi),
+               fmplot.text_px(note, NS, dpi) if note else 0)
+    width = int(np.ceil(max(pw + 2 * left, text + 0.6 * dpi)))   # strip centred
+    height = head + clab + ph + foot
+    plt = fmplot.pyplot()
+    fig, px_axes = fmplot.pixel_figure(plt, width, height, dpi)
+    x0 = (width - pw) // 2
+    ax = px_axes(x0, foot, pw, ph)
+    fmplot.draw_mosaic(fig, ax, img, scale, interp, x0, foot)
+    def label(s, xy, off, ha, va, **kw):               # text offset (points) from a point of the strip
+        ax.annotate(s, xy=xy, xycoords="data", xytext=off, textcoords="offset points", ha=ha, va=va,
+                    annotation_clip=False, **kw)
+    for c, s in enumerate(labels):                      # label each column with its t
+        label(s, (c * (W + pad) + W / 2.0, 0), (0, 6), "center", "bottom", fontsize=CS)
+    label("t =", (0, 0), (-7, 6), "right", "bottom", fontsize=CS)
+    for r in range(P):                                 # and each row with its sample index
+        label("#%d" % r, (0, r * (H + pad) + H / 2.0), (-7, 0), "right", "center", fontsize=RS, color="0.35")
+    fig.text(0.5, 1 - 0.1 * dpi / height, title, ha="center", va="top", fontsize=TS)
+    fig.text(0.5, 1 - 0.42 * dpi / height, sub, ha="center", va="top", fontsize=SS, color="0.3")
+    fig.text(0.5, (foot - 0.1 * dpi) / height, xlabel, ha="center", va="top", fontsize=9.5)
+    if note:
+        fig.text(0.5, 0.08 * dpi / height, note, ha="center", va="bottom", fontsize=NS, color="tab:red")
+    fmplot.save(fig, args.out, dpi)
+
+
 def main():
     ap = fmplot.argparser(
         "Plot the sampling trajectories (/trajectory, /t) of an fmtrain samples file.",
         "samples", "SAMPLES.h5", "samples file written by fmtrain with a trajectory", "traj.png")
-    ap.add_argument("--frames", type=int, default=6,
-                    help="number of time snapshots in the D>=2 plot (default: %(default)s)")
+    ap.add_argument("--frames", type=int, default=None,
+                    help="number of time snapshots in the D>=2 plot (default: 6; 8 columns for images)")
     ap.add_argument("--paths", type=int, default=0,
-                    help="number of particle paths drawn (default: 200 for D>=2, 300 for D=1)")
+                    help="number of particle paths drawn (default: 200 for D>=2, 300 for D=1; "
+                         "8 rows for images)")
     ap.add_argument("--max-points", type=int, default=10000,
                     help="random subset of particles drawn per snapshot (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=0, help="seed for choosing particles (default: %(default)s)")
@@ -65,6 +136,13 @@ def main():
             die("/trajectory is empty (shape %s)" % (shape,))
 
         order = np.argsort(t, kind="stable")   # frames in time order
+        shape = fmplot.image_shape(f, args.samples, D)
+        if shape is not None:
+            P = min(args.paths if args.paths > 0 else 8, N)
+            imgs = np.asarray(ds[:, :P], dtype=np.float64).reshape(T, P, D)[order]
+            meta = {k: fmplot.attr_str(f, k) for k in ("data", "objective", "solver", "steps", "nfe", "seed")}
+            plot_images(args, imgs, t[order], N, shape, meta)
+            return
         npaths = args.paths if args.paths > 0 else (300 if D == 1 else 200)
         pidx = pick(N, npaths, rng)
         # paths: all frames, a subset of particles -> (T, P, D)
@@ -73,7 +151,7 @@ def main():
             final = np.asarray(ds[order[-1]], dtype=np.float64).reshape(N, 1)
             frames, fidx = None, None
         else:
-            k = max(1, min(args.frames, T))
+            k = max(1, min(args.frames if args.frames is not None else 6, T))
             sel = np.unique(np.round(np.linspace(0, T - 1, k)).astype(int))
             fidx = order[sel]                              # dataset indices, time-ordered
             cidx = pick(N, args.max_points, rng)
