@@ -246,6 +246,8 @@ int fm_train_main(int argc, char **argv) {
         if (rank == 0) fm_opts_help(&fm_train_opts, stdout);
         return FM_EXIT_OK;
     }
+    /* a data set file replaces the toy set: say so in the printed and stored configuration */
+    if (!rc && cfg.data_file[0]) snprintf(cfg.data, sizeof cfg.data, "file");
     if (!rc) rc = check_config(&tr, P);
     if (fm_dist_agree(rc)) return FM_EXIT_USAGE;
 

@@ -11,7 +11,7 @@
 #define BIG 1e15
 
 static const FmOption OPTS[] = {
-    {"data", STR(data), "moons", 0, 0, 1, "toy data set: twopoint (1-D, +-2), 8gaussians, moons, checkerboard, spirals, rings"},
+    {"data", STR(data), "moons", 0, 0, 1, "toy data set: twopoint (1-D, +-2), 8gaussians, moons, checkerboard, spirals, rings (set to 'file' with --data-file)"},
     {"data-file", STR(data_file), "", 0, 0, 0, "HDF5 data set file to train on instead of a toy set (data/README.md: /images uint8 N x C x H x W or /data float N x D)"},
     {"data-cache-mb", INT(data_cache_mb), "0", 0, 1e7, 0, "per-rank cache of raw data items in MiB (0 = read every item from the file); memory stays within it whatever the data set's size"},
     {"dequantize", BOOL(dequantize), "0", 0, 1, 0, "images: uniform dequantization (x + u)/128 - 1 instead of x/127.5 - 1"},
