@@ -32,7 +32,6 @@ int fm_data_open(FmData *d, const FmTrainConfig *cfg, const FmSetup *su, size_t 
 }
 
 size_t fm_data_cache_bytes(const FmData *d) { return d->slots * d->item_bytes; }
-double fm_data_cache_hit_rate(const FmData *d) { return d->lookups > 0 ? d->hits / d->lookups : 0; }
 
 /* Raw values of items idx[0..m) into z (m, D), through the cache. 0 or -1. */
 static int read_cached(FmData *d, float *z, size_t m) {

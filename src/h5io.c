@@ -384,42 +384,6 @@ int fm_log_append(const char *path, const FmLogRow *rows, size_t n, long drop_af
     return rc ? fm_err_set("writing training log '%s' failed (disk full or file damaged?)", path) : 0;
 }
 
-/* ---- samples ---- */
-
-int fm_samples_write(const char *path, const float *samples, size_t N, size_t D, const float *traj, size_t T,
-                     size_t NT, const double *t, const float *ref, size_t M, const FmFileMeta *meta,
-                     const FmSampleInfo *info) {
-    quiet();
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return fm_err_set("cannot create samples file '%s' (directory missing or not writable?)", tmp);
-    int rc = write_meta(f, "fmtrain-samples", meta);
-    rc |= attr_str(f, "solver", info->solver) | attr_str(f, "checkpoint", info->checkpoint) |
-          attr_str(f, "weights", info->weights) | attr_str(f, "sample_config", info->sample_config) |
-          attr_i64(f, "steps", info->steps) | attr_i64(f, "nfe", info->nfe) | attr_i64(f, "seed", info->seed) |
-          attr_f64(f, "t_min", info->t_min) | attr_f64(f, "t_max", info->t_max);
-    if (!isnan(info->energy_distance)) rc |= attr_f64(f, "energy_distance", info->energy_distance);
-    hsize_t d2[2] = {N, D};
-    rc |= write_dataset(f, "samples", H5T_NATIVE_FLOAT, 2, d2, samples);
-    if (traj && T > 0 && NT > 0) {
-        hsize_t d3[3] = {T, NT, D}, d1[1] = {T};
-        rc |= write_dataset(f, "trajectory", H5T_NATIVE_FLOAT, 3, d3, traj);
-        rc |= write_dataset(f, "t", H5T_NATIVE_DOUBLE, 1, d1, t);
-    }
-    if (ref && M > 0) {
-        hsize_t dr[2] = {M, D};
-        rc |= write_dataset(f, "reference", H5T_NATIVE_FLOAT, 2, dr, ref);
-    }
-    if (H5Fclose(f) < 0) rc = 1;
-    if (rc) {
-        unlink(tmp);
-        return fm_err_set("writing samples file '%s' failed", tmp);
-    }
-    if (rename(tmp, path)) return fm_err_set("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-    return 0;
-}
-
 /* ---- generic output files ---- */
 
 struct FmOut {

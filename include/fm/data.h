@@ -53,8 +53,7 @@ void fm_data_draw(FmData *d, float *z, long step, uint64_t g0, size_t m, size_t 
  * (evaluation points for a model trained on a file). 0 or -1. */
 int fm_data_items(FmData *d, float *z, uint64_t first, size_t n);
 
-/* Bytes the cache holds at most, and its hit rate so far. */
+/* Bytes the cache holds at most (hits / lookups are counted in FmData). */
 size_t fm_data_cache_bytes(const FmData *d);
-double fm_data_cache_hit_rate(const FmData *d);
 
 #endif

@@ -60,17 +60,6 @@ typedef struct {
  * `drop_after` >= 0 first removes rows with step > drop_after. 0 or -1. */
 int fm_log_append(const char *path, const FmLogRow *rows, size_t n, long drop_after, const FmFileMeta *meta);
 
-typedef struct {
-    const char *solver, *checkpoint, *weights, *sample_config;
-    long steps, nfe, seed;
-    double t_min, t_max;
-    double energy_distance; /* NaN when not computed */
-} FmSampleInfo;
-
-/* Writes a samples file (traj, t and ref may be NULL / 0). 0 or -1. */
-int fm_samples_write(const char *path, const float *samples, size_t N, size_t D, const float *traj, size_t T,
-                     size_t NT, const double *t, const float *ref, size_t M, const FmFileMeta *meta,
-                     const FmSampleInfo *info);
 
 /* A generic output file, written to PATH.tmp and renamed to PATH on fm_out_close (so a
  * reader never sees a half-written file). Calls after an error are no-ops; fm_out_close
