@@ -106,6 +106,12 @@ int fm_dist_same_u64(uint64_t v) {
     return lo == hi;
 }
 
+int fm_dist_max_int(int v) {
+    if (g_size > 1)
+        MPI_OK(MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce(max int)");
+    return v;
+}
+
 double fm_dist_max_double(double v) {
     if (g_size > 1)
         MPI_OK(MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce(max)");

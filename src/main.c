@@ -4,6 +4,7 @@
 
 #include "fm/common.h"
 #include "fm/dist.h"
+#include "fm/signals.h"
 #include "fm/commands.h"
 
 static void usage(FILE *f) {
@@ -20,6 +21,7 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     fm_dist_init(&argc, &argv);
+    fm_signals_install(); /* after MPI_Init, so that ours are the handlers of SIGUSR1 and SIGTERM */
     int rc;
     static const struct {
         const char *name;

@@ -26,6 +26,7 @@
 #include "fm/layers.h"
 #include "fm/optim.h"
 #include "fm/rng.h"
+#include "fm/signals.h"
 
 double fm_train_t_max(const FmTrainConfig *cfg, FmPred objective, const FmSchedule *sched) {
     double eps = cfg->t_eps;
@@ -257,6 +258,7 @@ int fm_train_main(int argc, char **argv) {
         rc = make_dirs(cfg.out);
         char found[4096];
         int have = rc ? 0 : fm_ckpt_find(cfg.out, found, sizeof found);
+        if (!rc && have == 0 && cfg.auto_resume) cfg.resume = 1;
         if (!rc && have == 0 && !cfg.resume)
             rc = fm_err_set("'%s' already holds checkpoints (newest: %s): pass --resume to continue, or choose "
                             "another --out", cfg.out, found);
@@ -271,6 +273,7 @@ int fm_train_main(int argc, char **argv) {
         }
     }
     if (fm_dist_agree(rc)) return FM_EXIT_USAGE;
+    fm_dist_bcast(&cfg.resume, sizeof cfg.resume); /* --auto-resume: rank 0 found a checkpoint */
 
     fm_opts_format(&fm_train_opts, &cfg, tr.config_text, sizeof tr.config_text, 0);
     tr.meta = (FmFileMeta){tr.config_text, P, cfg.objective, cfg.path, cfg.data_file[0] ? cfg.data_file : cfg.data,
@@ -344,7 +347,9 @@ int fm_train_main(int argc, char **argv) {
             t_last = now;
             steps_since = 0;
         }
-        if (step % cfg.ckpt_every == 0 || step == cfg.steps) {
+        /* preemption: the ranks agree at this step boundary whether any caught a signal */
+        const int sig = fm_dist_max_int(fm_signal_caught());
+        if (step % cfg.ckpt_every == 0 || step == cfg.steps || sig) {
             rc = 0;
             if (rank == 0) {
                 char path[4096];
@@ -359,6 +364,13 @@ int fm_train_main(int argc, char **argv) {
                 status = FM_EXIT_FATAL;
                 break;
             }
+        }
+        if (sig) {
+            if (rank == 0)
+                fprintf(stderr, "fmtrain: caught signal %d: stopped after step %ld with its checkpoint written; "
+                        "exit code %d (continue with --resume or --auto-resume)\n", sig, step, FM_EXIT_PREEMPTED);
+            status = FM_EXIT_PREEMPTED;
+            break;
         }
     }
     /* items and bytes read from the file, seconds spent drawing, cache lookups and hits (all ranks) */

@@ -41,6 +41,7 @@ static const FmOption OPTS[] = {
     {"seed", INT(seed), "1", 0, 4294967295.0, 0, "seed of every random draw (with step, sample index and purpose)"},
     {"out", STR(out), "runs/default", 0, 0, 0, "output directory: checkpoints ckpt-SSSSSSSS.h5, latest.h5, log.h5"},
     {"resume", BOOL(resume), "0", 0, 1, 0, "continue from the newest complete checkpoint in --out (refused if the model differs)"},
+    {"auto-resume", BOOL(auto_resume), "0", 0, 1, 0, "resume if --out holds a checkpoint, else start afresh (for requeued batch jobs)"},
     {"log-every", INT(log_every), "100", 1, BIG, 0, "progress line and log row every N steps (loss and grad norm: means over those steps)"},
     {"ckpt-every", INT(ckpt_every), "1000", 1, BIG, 0, "checkpoint every N steps (and at the end)"},
     {"check-every", INT(check_every), "100", 1, BIG, 0, "compare a parameter checksum across ranks every N steps (mismatch = fatal)"},

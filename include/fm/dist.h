@@ -32,6 +32,9 @@ int fm_dist_agree(int status);
 /* 1 if the 64-bit values are equal on all ranks. */
 int fm_dist_same_u64(uint64_t v);
 
+/* Max over ranks of an int (e.g. "has any rank caught a signal?"). */
+int fm_dist_max_int(int v);
+
 /* Max over ranks of a double (e.g. peak memory). */
 double fm_dist_max_double(double v);
 

@@ -13,7 +13,7 @@ typedef struct {
     long width, depth, temb, batch, micro_batch, steps, warmup, seed, log_every, ckpt_every, check_every;
     long data_cache_mb;
     double lr, min_lr, weight_decay, beta1, beta2, adam_eps, clip, ema, t_eps, temb_scale;
-    int resume, dequantize, hflip;
+    int resume, auto_resume, dequantize, hflip;
 } FmTrainConfig;
 
 extern const FmOptTable fm_train_opts;
