@@ -238,6 +238,33 @@ int fm_is_checkpoint(const char *path) {
     return yes;
 }
 
+static int cmp_long(const void *a, const void *b) {
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+int fm_ckpt_prune(const char *dir, long keep) {
+    if (keep <= 0) return 0;
+    DIR *d = opendir(dir);
+    if (!d) return fm_err_set("cannot read directory '%s': %s", dir, strerror(errno));
+    long steps[4096];
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 4096) {
+        long s;
+        char tail[8];
+        if (sscanf(e->d_name, "ckpt-%ld.h5%7s", &s, tail) == 1 && strlen(e->d_name) == 16) steps[n++] = s;
+    }
+    closedir(d);
+    qsort(steps, n, sizeof *steps, cmp_long);
+    for (size_t i = 0; i + (size_t)keep < n; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/ckpt-%08ld.h5", dir, steps[i]);
+        if (unlink(path)) return fm_err_set("cannot delete old checkpoint '%s': %s", path, strerror(errno));
+    }
+    return 0;
+}
+
 int fm_ckpt_read_meta(const char *path, long *step, size_t *count, char **config) {
     quiet();
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);

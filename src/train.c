@@ -356,6 +356,7 @@ int fm_train_main(int argc, char **argv) {
                 rc = fm_ckpt_write(cfg.out, step, &tr.meta, &tr.su.net.table, tr.params, tr.adam_m, tr.adam_v,
                                    tr.ema, path, sizeof path);
                 if (!rc) rc = fm_log_append(log_path, rows, nrows, drop_after, &tr.meta);
+                if (!rc) rc = fm_ckpt_prune(cfg.out, cfg.keep_last); /* after the new one is complete */
                 if (!rc) printf("checkpoint %s\n", path), fflush(stdout);
                 nrows = 0;
                 drop_after = -1;

@@ -44,6 +44,7 @@ static const FmOption OPTS[] = {
     {"auto-resume", BOOL(auto_resume), "0", 0, 1, 0, "resume if --out holds a checkpoint, else start afresh (for requeued batch jobs)"},
     {"log-every", INT(log_every), "100", 1, BIG, 0, "progress line and log row every N steps (loss and grad norm: means over those steps)"},
     {"ckpt-every", INT(ckpt_every), "1000", 1, BIG, 0, "checkpoint every N steps (and at the end)"},
+    {"keep-last", INT(keep_last), "0", 0, 1e9, 0, "keep only the newest K checkpoints (0 = keep all)"},
     {"check-every", INT(check_every), "100", 1, BIG, 0, "compare a parameter checksum across ranks every N steps (mismatch = fatal)"},
 };
 

@@ -10,6 +10,14 @@ for f in out/ckpt-00000025.h5 out/ckpt-00000050.h5 out/ckpt-00000060.h5 out/log.
     h5dump -H "$f" >/dev/null
 done
 [ "$(readlink out/latest.h5)" = ckpt-00000060.h5 ]
+# retention: --keep-last 2 leaves the two newest checkpoints, and resuming still works
+$MPIRUN -np 2 "$FMTRAIN" --data rings --width 16 --depth 1 --batch 32 --steps 50 --ckpt-every 10 --keep-last 2 \
+    --out keep >/dev/null
+[ "$(cd keep && ls ckpt-*.h5 | tr '\n' ' ')" = "ckpt-00000040.h5 ckpt-00000050.h5 " ]
+$MPIRUN -np 2 "$FMTRAIN" --data rings --width 16 --depth 1 --batch 32 --steps 60 --ckpt-every 10 --keep-last 2 \
+    --out keep --resume | grep -q "resumed from keep/ckpt-00000050.h5"
+[ "$(cd keep && ls ckpt-*.h5 | tr '\n' ' ')" = "ckpt-00000050.h5 ckpt-00000060.h5 " ]
+echo "ok   --keep-last 2 keeps the two newest checkpoints across a resume"
 $MPIRUN -np 1 "$FMTRAIN" sample --ckpt out --n 300 --steps 20 --frames 4 --traj-n 100 --out s1.h5 >/dev/null
 $MPIRUN -np 2 "$FMTRAIN" sample --ckpt out --n 300 --steps 20 --frames 4 --traj-n 100 --out s2.h5 >/dev/null
 $MPIRUN -np 3 "$FMTRAIN" sample --ckpt out/ckpt-00000060.h5 --n 300 --steps 7 --solver heun --frames 3 \

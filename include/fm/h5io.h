@@ -44,6 +44,10 @@ int fm_ckpt_find(const char *where, char *path, size_t path_size);
 /* 1 if `path` is an existing fmtrain checkpoint (used to refuse overwriting one), else 0. */
 int fm_is_checkpoint(const char *path);
 
+/* Retention: deletes the oldest ckpt-*.h5 of a run directory until `keep` remain (keep <= 0:
+ * keep all). The newest is never deleted. 0 or -1 (fm_err_set). */
+int fm_ckpt_prune(const char *dir, long keep);
+
 /* Step, parameter count and configuration text (malloc'ed; caller frees). 0 or -1. */
 int fm_ckpt_read_meta(const char *path, long *step, size_t *count, char **config);
 
