@@ -194,6 +194,30 @@ static int ckpt_validate(const char *path) {
     return ok ? 0 : -1;
 }
 
+static int cmp_long(const void *a, const void *b) {
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+#define FM_MAX_CKPTS 4096
+
+/* The steps of the ckpt-SSSSSSSS.h5 files in a run directory, ascending (at most
+ * FM_MAX_CKPTS). Returns their number, or -1 (fm_err_set). */
+static long ckpt_steps(const char *dir, long *steps) {
+    DIR *d = opendir(dir);
+    if (!d) return fm_err_set("cannot read directory '%s': %s", dir, strerror(errno));
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < FM_MAX_CKPTS) {
+        long s;
+        char tail[8];
+        if (sscanf(e->d_name, "ckpt-%ld.h5%7s", &s, tail) == 1 && strlen(e->d_name) == 16) steps[n++] = s;
+    }
+    closedir(d);
+    qsort(steps, (size_t)n, sizeof *steps, cmp_long);
+    return n;
+}
+
 int fm_ckpt_find(const char *where, char *path, size_t path_size) {
     quiet();
     struct stat st;
@@ -202,26 +226,13 @@ int fm_ckpt_find(const char *where, char *path, size_t path_size) {
         if (fm_strlcpy(path, where, path_size)) return -1;
         return 0;
     }
-    DIR *d = opendir(where);
-    if (!d) return fm_err_set("cannot read directory '%s': %s", where, strerror(errno));
-    /* collect the steps of ckpt-SSSSSSSS.h5 files, try the newest first */
-    long steps[4096];
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 4096) {
-        long s;
-        char tail[8];
-        if (sscanf(e->d_name, "ckpt-%ld.h5%7s", &s, tail) == 1 && strlen(e->d_name) == 16) steps[n++] = s;
-    }
-    closedir(d);
-    while (n > 0) {
-        size_t best = 0;
-        for (size_t i = 1; i < n; i++)
-            if (steps[i] > steps[best]) best = i;
-        snprintf(path, path_size, "%s/ckpt-%08ld.h5", where, steps[best]);
+    long steps[FM_MAX_CKPTS];
+    long n = ckpt_steps(where, steps);
+    if (n < 0) return -1;
+    while (n-- > 0) { /* the newest first */
+        snprintf(path, path_size, "%s/ckpt-%08ld.h5", where, steps[n]);
         if (ckpt_validate(path) == 0) return 0;
         fprintf(stderr, "fmtrain: warning: skipping unreadable checkpoint '%s'\n", path);
-        steps[best] = steps[--n];
     }
     return 1;
 }
@@ -238,26 +249,12 @@ int fm_is_checkpoint(const char *path) {
     return yes;
 }
 
-static int cmp_long(const void *a, const void *b) {
-    long x = *(const long *)a, y = *(const long *)b;
-    return (x > y) - (x < y);
-}
-
 int fm_ckpt_prune(const char *dir, long keep) {
     if (keep <= 0) return 0;
-    DIR *d = opendir(dir);
-    if (!d) return fm_err_set("cannot read directory '%s': %s", dir, strerror(errno));
-    long steps[4096];
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 4096) {
-        long s;
-        char tail[8];
-        if (sscanf(e->d_name, "ckpt-%ld.h5%7s", &s, tail) == 1 && strlen(e->d_name) == 16) steps[n++] = s;
-    }
-    closedir(d);
-    qsort(steps, n, sizeof *steps, cmp_long);
-    for (size_t i = 0; i + (size_t)keep < n; i++) {
+    long steps[FM_MAX_CKPTS];
+    long n = ckpt_steps(dir, steps);
+    if (n < 0) return -1;
+    for (long i = 0; i + keep < n; i++) {
         char path[4200];
         snprintf(path, sizeof path, "%s/ckpt-%08ld.h5", dir, steps[i]);
         if (unlink(path)) return fm_err_set("cannot delete old checkpoint '%s': %s", path, strerror(errno));
