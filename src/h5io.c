@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,10 +24,55 @@
 #define FM_BUILD_FLAGS "unknown"
 #endif
 
-/* HDF5 prints its own error stack by default; we report one line ourselves. */
+/* HDF5 prints its own error stack by default; we report one line ourselves. Every public
+ * function here calls this first. The library's clean-up at exit is turned off: after a write
+ * fails (a full disk) the failed file stays half-closed, and HDF5 1.10 crashes in that
+ * clean-up; the operating system releases everything at exit anyway. */
 static void quiet(void) {
     static int done = 0;
-    if (!done) H5Eset_auto2(H5E_DEFAULT, NULL, NULL), done = 1;
+    if (!done) H5dont_atexit(), H5Eset_auto2(H5E_DEFAULT, NULL, NULL), done = 1;
+}
+
+/* The directory holding PATH. */
+static void parent_dir(const char *path, char *dir, size_t size) {
+    snprintf(dir, size, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    else snprintf(dir, size, ".");
+}
+
+/* Makes a finished temporary file durable and then visible under its final name: fsync the
+ * file, rename it over PATH (atomic), fsync the directory. A crash at any moment leaves
+ * either the old PATH or the new one, never a partial file. 0, or -1 with errno set. */
+static int commit_file(const char *tmp, const char *path) {
+    int fd = open(tmp, O_RDONLY);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    if (rc || rename(tmp, path)) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    char dir[4200];
+    parent_dir(path, dir, sizeof dir);
+    if ((fd = open(dir, O_RDONLY)) >= 0) fsync(fd), close(fd); /* best effort: not every file system allows it */
+    return 0;
+}
+
+/* Why writing failed, for the error message: the errno the failed write left (HDF5 keeps it)
+ * when it is one a user can act on, else the state of the file system holding PATH. */
+static const char *write_cause(const char *path, int err) {
+    if (err == ENOSPC || err == EDQUOT || err == EROFS || err == EACCES || err == EPERM || err == EFBIG ||
+        err == EIO || err == ENOENT || err == ENOTDIR)
+        return strerror(err);
+    char dir[4200];
+    parent_dir(path, dir, sizeof dir);
+    struct statvfs sv;
+    if (statvfs(dir, &sv) == 0 && (sv.f_flag & ST_RDONLY)) return strerror(EROFS);
+    if (access(dir, W_OK)) return strerror(errno);
+    return "disk full or not writable?";
 }
 
 /* ---- attributes ---- */
@@ -142,8 +189,16 @@ int fm_ckpt_write(const char *dir, long step, const FmFileMeta *meta, const FmPa
     int n = snprintf(path, path_size, "%s/ckpt-%08ld.h5", dir, step);
     if (n < 0 || (size_t)n >= path_size) return fm_err_set("checkpoint path too long in '%s'", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    /* a checkpoint never holds NaN or Inf: resuming from it could not recover */
+    const char *names[4] = {"params", "adam_m", "adam_v", "ema"};
+    const float *arrays[4] = {params, adam_m, adam_v, ema};
+    for (int a = 0; a < 4; a++)
+        for (size_t i = 0; arrays[a] && i < tab->total; i++)
+            if (!isfinite(arrays[a][i]))
+                return fm_err_set("refusing to write checkpoint '%s': %s[%zu] is %g", path, names[a], i, arrays[a][i]);
+    errno = 0;
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return fm_err_set("cannot create checkpoint '%s' (directory missing or not writable?)", tmp);
+    if (f < 0) return fm_err_set("cannot create checkpoint '%s': %s", tmp, write_cause(tmp, errno));
     int rc = write_meta(f, "fmtrain-checkpoint", meta);
     rc |= attr_i64(f, "step", step) | attr_i64(f, "param_count", (long)tab->total);
     rc |= write_floats(f, "params", params, tab->total);
@@ -159,18 +214,13 @@ int fm_ckpt_write(const char *dir, long step, const FmFileMeta *meta, const FmPa
         rc |= write_dataset(g, t->name, H5T_NATIVE_INT64, 1, dims, row);
     }
     if (g >= 0) H5Gclose(g);
-    /* the data must be on disk before the rename makes the file "complete" */
-    if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) rc = 1;
     if (H5Fclose(f) < 0) rc = 1;
     if (rc) {
+        const char *why = write_cause(tmp, errno);
         unlink(tmp);
-        return fm_err_set("writing checkpoint '%s' failed (disk full or not writable?)", tmp);
+        return fm_err_set("writing checkpoint '%s' failed: %s", tmp, why);
     }
-    if (rename(tmp, path)) {
-        int e = errno;
-        unlink(tmp);
-        return fm_err_set("cannot rename '%s' to '%s': %s", tmp, path, strerror(e));
-    }
+    if (commit_file(tmp, path)) return fm_err_set("cannot commit checkpoint '%s': %s", path, strerror(errno));
     /* latest.h5 -> ckpt-...h5, replaced atomically through a temporary link */
     char link_tmp[4200], link[4200];
     snprintf(link, sizeof link, "%s/latest.h5", dir);
@@ -333,79 +383,82 @@ int fm_ckpt_read(const char *path, const FmParamTable *tab, float *params, float
 
 static const char *LOG_COLS[6] = {"step", "loss", "lr", "grad_norm", "samples_per_s", "time"};
 
-int fm_log_append(const char *path, const FmLogRow *rows, size_t n, long drop_after, const FmFileMeta *meta) {
-    quiet();
-    hid_t f = -1;
-    if (access(path, F_OK) == 0) {
-        f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-        if (f < 0) return fm_err_set("cannot open training log '%s' for appending", path);
-    } else {
-        f = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-        if (f < 0) return fm_err_set("cannot create training log '%s'", path);
-        int rc = write_meta(f, "fmtrain-log", meta);
-        hsize_t zero[1] = {0}, unl[1] = {H5S_UNLIMITED}, chunk[1] = {1024};
-        hid_t s = H5Screate_simple(1, zero, unl), p = H5Pcreate(H5P_DATASET_CREATE);
-        H5Pset_chunk(p, 1, chunk);
-        for (int c = 0; c < 6; c++) {
-            hid_t d = H5Dcreate2(f, LOG_COLS[c], c ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64, s, H5P_DEFAULT, p, H5P_DEFAULT);
-            if (d < 0) rc = -1;
-            else H5Dclose(d);
-        }
-        H5Pclose(p);
-        H5Sclose(s);
-        if (rc) {
-            H5Fclose(f);
-            return fm_err_set("cannot initialise training log '%s'", path);
-        }
-    }
+/* Reads the six columns of an existing log (rows of equal length) into cols[c][0..n). */
+static int log_read(const char *path, size_t *n, double *cols[6]) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return -1;
     int rc = 0;
-    hsize_t cur = 0;
-    {
-        hid_t d = H5Dopen2(f, "step", H5P_DEFAULT), s = d < 0 ? -1 : H5Dget_space(d);
-        if (s >= 0) H5Sget_simple_extent_dims(s, &cur, NULL), H5Sclose(s);
-        if (d < 0) rc = -1;
-        /* on resume, forget rows logged after the checkpoint we resumed from */
-        if (d >= 0 && drop_after >= 0 && cur > 0) {
-            int64_t *st = fm_calloc(cur, sizeof *st);
-            if (H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, st) < 0) rc = -1;
-            hsize_t keep = 0;
-            while (keep < cur && st[keep] <= drop_after) keep++;
-            cur = keep;
-            free(st);
+    *n = 0;
+    for (int c = 0; c < 6 && rc == 0; c++) {
+        hid_t d = H5Dopen2(f, LOG_COLS[c], H5P_DEFAULT), s = d < 0 ? -1 : H5Dget_space(d);
+        hsize_t len = 0;
+        if (s < 0 || H5Sget_simple_extent_ndims(s) != 1 || H5Sget_simple_extent_dims(s, &len, NULL) < 0 ||
+            (c > 0 && len != *n) || len > ((hsize_t)1 << 32))
+            rc = -1;
+        if (s >= 0) H5Sclose(s);
+        if (rc == 0) {
+            *n = (size_t)len;
+            cols[c] = fm_calloc(len ? len : 1, sizeof(double));
+            if (len && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, cols[c]) < 0) rc = -1;
         }
         if (d >= 0) H5Dclose(d);
     }
-    double *col = fm_calloc(n ? n : 1, sizeof *col);
-    for (int c = 0; c < 6 && rc == 0; c++) {
-        hid_t d = H5Dopen2(f, LOG_COLS[c], H5P_DEFAULT);
-        if (d < 0) {
-            rc = -1;
-            break;
-        }
-        hsize_t newsize[1] = {cur + n}, off[1] = {cur}, cnt[1] = {n};
-        if (H5Dset_extent(d, newsize) < 0) rc = -1;
-        if (n > 0 && rc == 0) {
-            hid_t fs = H5Dget_space(d), ms = H5Screate_simple(1, cnt, NULL);
-            H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL);
-            if (c == 0) {
-                int64_t *st = fm_calloc(n, sizeof *st);
-                for (size_t i = 0; i < n; i++) st[i] = rows[i].step;
-                if (H5Dwrite(d, H5T_NATIVE_INT64, ms, fs, H5P_DEFAULT, st) < 0) rc = -1;
-                free(st);
-            } else {
-                for (size_t i = 0; i < n; i++)
-                    col[i] = c == 1 ? rows[i].loss : c == 2 ? rows[i].lr : c == 3 ? rows[i].grad_norm
-                           : c == 4 ? rows[i].samples_per_s : rows[i].time;
-                if (H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, col) < 0) rc = -1;
-            }
-            H5Sclose(ms);
-            H5Sclose(fs);
-        }
-        H5Dclose(d);
+    H5Fclose(f);
+    return rc;
+}
+
+int fm_log_append(const char *path, const FmLogRow *rows, size_t n, long drop_after, const FmFileMeta *meta) {
+    quiet();
+    double *cols[6] = {0};
+    size_t old = 0;
+    if (access(path, F_OK) == 0 && log_read(path, &old, cols)) {
+        char aside[4200];
+        snprintf(aside, sizeof aside, "%s.damaged", path);
+        if (rename(path, aside)) return fm_err_set("training log '%s' is unreadable and cannot be moved aside", path);
+        fprintf(stderr, "fmtrain: warning: training log '%s' was unreadable; moved it to '%s', starting a new log\n",
+                path, aside);
+        old = 0;
     }
-    free(col);
-    if (H5Fclose(f) < 0) rc = -1;
-    return rc ? fm_err_set("writing training log '%s' failed (disk full or file damaged?)", path) : 0;
+    /* on resume, forget rows logged after the checkpoint we resumed from */
+    if (drop_after >= 0)
+        for (size_t i = 0; i < old; i++)
+            if (cols[0][i] > (double)drop_after) old = i;
+    const size_t total = old + n;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    errno = 0;
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = f < 0 ? -1 : write_meta(f, "fmtrain-log", meta);
+    hsize_t dims[1] = {total}, unl[1] = {H5S_UNLIMITED}, chunk[1] = {1024};
+    hid_t s = H5Screate_simple(1, dims, unl), p = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(p, 1, chunk);
+    double *col = fm_calloc(total ? total : 1, sizeof *col);
+    int64_t *st = fm_calloc(total ? total : 1, sizeof *st);
+    for (int c = 0; c < 6 && rc == 0; c++) {
+        for (size_t i = 0; i < old; i++) col[i] = cols[c][i];
+        for (size_t i = 0; i < n; i++)
+            col[old + i] = c == 0 ? (double)rows[i].step : c == 1 ? rows[i].loss : c == 2 ? rows[i].lr
+                         : c == 3 ? rows[i].grad_norm : c == 4 ? rows[i].samples_per_s : rows[i].time;
+        hid_t type = c ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64;
+        const void *buf = col;
+        if (c == 0) {
+            for (size_t i = 0; i < total; i++) st[i] = (int64_t)col[i];
+            buf = st;
+        }
+        hid_t d = H5Dcreate2(f, LOG_COLS[c], type, s, H5P_DEFAULT, p, H5P_DEFAULT);
+        if (d < 0 || (total && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)) rc = -1;
+        if (d >= 0) H5Dclose(d);
+    }
+    H5Pclose(p);
+    H5Sclose(s);
+    free(col), free(st);
+    for (int c = 0; c < 6; c++) free(cols[c]);
+    if (f >= 0 && H5Fclose(f) < 0) rc = -1;
+    if (rc == 0) rc = commit_file(tmp, path);
+    if (rc == 0) return 0;
+    const char *why = write_cause(tmp, errno);
+    unlink(tmp);
+    return fm_err_set("writing training log '%s' failed: %s", path, why);
 }
 
 /* ---- generic output files ---- */
@@ -421,6 +474,7 @@ FmOut *fm_out_create(const char *path, const char *format, const FmFileMeta *met
     FmOut *o = fm_calloc(1, sizeof *o);
     snprintf(o->path, sizeof o->path, "%s", path);
     snprintf(o->tmp, sizeof o->tmp, "%s.tmp", path);
+    errno = 0;
     o->f = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (o->f < 0) o->failed = 1;
     else if (write_meta(o->f, format, meta)) o->failed = 1;
@@ -461,10 +515,11 @@ int fm_out_close(FmOut *o) {
     if (o->f >= 0 && H5Fclose(o->f) < 0) failed = 1;
     int rc = 0;
     if (failed) {
+        const char *why = write_cause(o->tmp, errno);
         unlink(o->tmp);
-        rc = fm_err_set("cannot write '%s' (directory missing, not writable or disk full?)", o->path);
-    } else if (rename(o->tmp, o->path)) {
-        rc = fm_err_set("cannot rename '%s' to '%s': %s", o->tmp, o->path, strerror(errno));
+        rc = fm_err_set("cannot write '%s': %s", o->path, why);
+    } else if (commit_file(o->tmp, o->path)) {
+        rc = fm_err_set("cannot write '%s': %s", o->path, strerror(errno));
     }
     free(o);
     return rc;

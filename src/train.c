@@ -102,7 +102,18 @@ typedef struct {
     double data_seconds; /* time spent drawing data items */
     char config_text[8192];
     FmFileMeta meta;
+    long inject[64]; /* testing hook: steps whose gradient this rank poisons with NaN */
+    int ninject;
 } Trainer;
+
+/* Fault injection for the tests: FMTRAIN_INJECT_NONFINITE="R:S1,S2,..." makes rank R put a NaN
+ * into its share of the gradient at steps S1, S2, ... (before the allreduce). */
+static void parse_injection(Trainer *tr) {
+    const char *v = getenv("FMTRAIN_INJECT_NONFINITE");
+    char *end;
+    if (!v || strtol(v, &end, 10) != fm_dist_rank() || *end != ':') return;
+    while (tr->ninject < 64 && *end && *++end) tr->inject[tr->ninject++] = strtol(end, &end, 10);
+}
 
 /* Draws micro-batch `mb` of step `step`: rows i = global sample indices mb*m .. mb*m+m-1. */
 static void draw_micro_batch(Trainer *tr, long step, size_t mb) {
@@ -137,6 +148,8 @@ static double loss_and_grad(Trainer *tr, long step) {
         loss += scale * fm_sqerr_f(tr->acts.dout, tr->acts.out, tr->target, tr->m * tr->D, scale);
         fm_mlp_backward_f(&tr->su.net, tr->params, tr->grads, &tr->acts, tr->m);
     }
+    for (int i = 0; i < tr->ninject; i++)
+        if (tr->inject[i] == step) tr->grads[0] = NAN;
     fm_dist_sum_floats(tr->grads, P);
     fm_dist_sum_doubles(&loss, 1);
     return loss;
@@ -279,6 +292,7 @@ int fm_train_main(int argc, char **argv) {
     tr.meta = (FmFileMeta){tr.config_text, P, cfg.objective, cfg.path, cfg.data_file[0] ? cfg.data_file : cfg.data,
                            cfg.model};
     trainer_alloc(&tr);
+    parse_injection(&tr);
     const size_t NP = tr.su.net.table.total;
     fm_mlp_init_params(&tr.su.net, tr.params, (uint64_t)cfg.seed);
     memcpy(tr.ema, tr.params, NP * sizeof(float));
@@ -305,28 +319,42 @@ int fm_train_main(int argc, char **argv) {
     const FmLrSchedule sched = strcmp(cfg.lr_schedule, "cosine") ? FM_LR_CONSTANT : FM_LR_COSINE;
     const double t0 = fm_now();
     double t_last = t0;
-    long steps_since = 0;
-    double loss_acc = 0, gnorm_acc = 0; /* a log row holds the means since the previous row */
+    long steps_since = 0, ok_since = 0, skipped = 0, skip_run = 0;
+    double loss_acc = 0, gnorm_acc = 0; /* a log row holds the means since the previous row (skipped steps aside) */
     int status = FM_EXIT_OK;
 
     for (long step = start + 1; step <= cfg.steps; step++) {
         double loss = loss_and_grad(&tr, step);
         fm_scale(tr.grads, NP, 1.0); /* the loss already carries 1/(B D) */
         double gnorm = fm_norm(tr.grads, NP);
+        const double lr = fm_lr_at(step, cfg.lr, cfg.warmup, cfg.steps, sched, cfg.min_lr);
+        /* after the allreduce every rank holds the same loss and gradient, so all ranks take the
+         * same decision here without further communication (one NaN on one rank reaches all) */
         if (!isfinite(loss) || !isfinite(gnorm)) {
+            char what[96];
+            snprintf(what, sizeof what, isfinite(loss) ? "gradient norm %g" : "loss %g", isfinite(loss) ? gnorm : loss);
+            skipped++;
+            if (++skip_run > cfg.skip_nonfinite) {
+                if (rank == 0)
+                    fprintf(stderr, "fmtrain: error: non-finite %s at step %ld, %ld steps in a row (limit "
+                            "--skip-nonfinite %ld); stopping without a checkpoint: resume from the last one with a "
+                            "lower --lr or --clip\n", what, step, skip_run, cfg.skip_nonfinite);
+                status = FM_EXIT_FATAL;
+                break;
+            }
             if (rank == 0)
-                fprintf(stderr, "fmtrain: error: non-finite loss (%g) or gradient norm (%g) at step %ld; stopping "
-                        "without writing a checkpoint (try a lower --lr or --clip)\n", loss, gnorm, step);
-            status = FM_EXIT_FATAL;
-            break;
+                fprintf(stderr, "fmtrain: warning: non-finite %s at step %ld: step skipped (%ld in a row, limit %ld)\n",
+                        what, step, skip_run, cfg.skip_nonfinite);
+        } else {
+            skip_run = 0;
+            if (cfg.clip > 0 && gnorm > cfg.clip) fm_scale(tr.grads, NP, cfg.clip / gnorm);
+            fm_adamw_step(tr.params, tr.adam_m, tr.adam_v, tr.grads, &tr.su.net.table, &adam, lr, step);
+            fm_ema_update(tr.ema, tr.params, NP, cfg.ema, step);
+            ok_since++;
+            loss_acc += loss;
+            gnorm_acc += gnorm;
         }
-        if (cfg.clip > 0 && gnorm > cfg.clip) fm_scale(tr.grads, NP, cfg.clip / gnorm);
-        double lr = fm_lr_at(step, cfg.lr, cfg.warmup, cfg.steps, sched, cfg.min_lr);
-        fm_adamw_step(tr.params, tr.adam_m, tr.adam_v, tr.grads, &tr.su.net.table, &adam, lr, step);
-        fm_ema_update(tr.ema, tr.params, NP, cfg.ema, step);
         steps_since++;
-        loss_acc += loss;
-        gnorm_acc += gnorm;
 
         if (step % cfg.check_every == 0 || step == cfg.steps) {
             uint64_t h = fm_hash_bytes(tr.params, NP * sizeof(float));
@@ -337,15 +365,15 @@ int fm_train_main(int argc, char **argv) {
             double now = fm_now(), rate = (double)steps_since * (double)tr.B / (now - t_last);
             char eta[32];
             format_duration(eta, sizeof eta, (double)(cfg.steps - step) * (now - t_last) / (double)steps_since);
-            loss_acc /= (double)steps_since;
-            gnorm_acc /= (double)steps_since;
+            loss_acc = ok_since ? loss_acc / (double)ok_since : NAN; /* NaN: every step since was skipped */
+            gnorm_acc = ok_since ? gnorm_acc / (double)ok_since : NAN;
             rows[nrows++] = (FmLogRow){step, loss_acc, lr, gnorm_acc, rate, now - t0};
             printf("step %*ld/%ld | loss %.5f | lr %.2e | grad %.3f | %.0f samples/s | ETA %s\n",
                    (int)snprintf(NULL, 0, "%ld", cfg.steps), step, cfg.steps, loss_acc, lr, gnorm_acc, rate, eta);
             loss_acc = gnorm_acc = 0;
             fflush(stdout);
             t_last = now;
-            steps_since = 0;
+            steps_since = ok_since = 0;
         }
         /* preemption: the ranks agree at this step boundary whether any caught a signal */
         const int sig = fm_dist_max_int(fm_signal_caught());
@@ -353,9 +381,11 @@ int fm_train_main(int argc, char **argv) {
             rc = 0;
             if (rank == 0) {
                 char path[4096];
-                rc = fm_ckpt_write(cfg.out, step, &tr.meta, &tr.su.net.table, tr.params, tr.adam_m, tr.adam_v,
-                                   tr.ema, path, sizeof path);
-                if (!rc) rc = fm_log_append(log_path, rows, nrows, drop_after, &tr.meta);
+                /* the log first: a crash between the two leaves log rows beyond the newest checkpoint,
+                 * which the resumed run drops (drop_after), rather than a gap in the log */
+                rc = fm_log_append(log_path, rows, nrows, drop_after, &tr.meta);
+                if (!rc) rc = fm_ckpt_write(cfg.out, step, &tr.meta, &tr.su.net.table, tr.params, tr.adam_m,
+                                            tr.adam_v, tr.ema, path, sizeof path);
                 if (!rc) rc = fm_ckpt_prune(cfg.out, cfg.keep_last); /* after the new one is complete */
                 if (!rc) printf("checkpoint %s\n", path), fflush(stdout);
                 nrows = 0;
@@ -383,6 +413,7 @@ int fm_train_main(int argc, char **argv) {
         double wall = fm_now() - t0;
         printf("done: %ld steps in %.1f s (%.0f samples/s)\n", cfg.steps - start, wall,
                (double)(cfg.steps - start) * (double)tr.B / (wall > 0 ? wall : 1));
+        if (skipped) printf("skipped %ld steps with a non-finite loss or gradient\n", skipped);
         if (tr.data.reader) {
             printf("data: %.0f items (%.1f MB) read by %d ranks in %.2f s of reading: %.0f items/s per rank\n", io[0],
                    io[1] / 1e6, P, io[2], io[2] > 0 ? io[0] / io[2] : 0.0);

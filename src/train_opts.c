@@ -45,6 +45,7 @@ static const FmOption OPTS[] = {
     {"log-every", INT(log_every), "100", 1, BIG, 0, "progress line and log row every N steps (loss and grad norm: means over those steps)"},
     {"ckpt-every", INT(ckpt_every), "1000", 1, BIG, 0, "checkpoint every N steps (and at the end)"},
     {"keep-last", INT(keep_last), "0", 0, 1e9, 0, "keep only the newest K checkpoints (0 = keep all)"},
+    {"skip-nonfinite", INT(skip_nonfinite), "10", 0, 1e9, 0, "a step whose loss or gradient is NaN/Inf is skipped (no update); after K such steps in a row training stops with an error, without checkpointing (0 = stop at the first)"},
     {"check-every", INT(check_every), "100", 1, BIG, 0, "compare a parameter checksum across ranks every N steps (mismatch = fatal)"},
 };
 

@@ -3,6 +3,7 @@
 # (tests/test_*.sh) is one test. Each exits non-zero on failure. Ends with "N passed, N failed".
 # Shell tests get: FMTRAIN (the binary), MPIRUN (mpirun with a timeout, usable as root),
 # PYTHON (Debian's python3 with h5py) and TMPDIR_TEST (a scratch directory, removed at the end).
+# A test that cannot run here (e.g. it needs root) exits 77 and is listed as skipped.
 set -u
 cd "$(dirname "$0")/.."
 export BUILD=${BUILD:-build} PYTHON=${PYTHON:-/usr/bin/python3}
@@ -15,13 +16,17 @@ export TMPDIR_TEST=$(mktemp -d /tmp/fmtrain-test.XXXXXX)
 trap 'rm -rf "$TMPDIR_TEST"' EXIT
 
 only=${1:-}
-pass=0 fail=0 failed=()
+pass=0 fail=0 failed=() skipped=()
 run() { # name, command...
     local name=$1; shift
     [ -n "$only" ] && [[ "$name" != *"$only"* ]] && return
     local log=$TMPDIR_TEST/$name.log t0=$SECONDS
-    if "$@" >"$log" 2>&1; then
+    "$@" >"$log" 2>&1
+    local rc=$?
+    if [ "$rc" -eq 0 ]; then
         pass=$((pass + 1)); printf 'PASS %-28s (%ds)\n' "$name" $((SECONDS - t0))
+    elif [ "$rc" -eq 77 ]; then
+        skipped+=("$name"); printf 'SKIP %-28s %s\n' "$name" "$(grep -m1 '^SKIP' "$log")"
     else
         fail=$((fail + 1)); failed+=("$name"); printf 'FAIL %-28s (%ds)\n' "$name" $((SECONDS - t0))
         sed 's/^/    | /' "$log" | tail -40
@@ -39,6 +44,7 @@ for t in tests/test_*.sh; do
     TMPDIR_TEST=$TMPDIR_TEST/$name run "$name" bash "$t"
 done
 
+[ ${#skipped[@]} -gt 0 ] && echo "skipped (could not run here): ${skipped[*]}"
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

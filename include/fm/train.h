@@ -11,7 +11,7 @@
 typedef struct {
     char data[64], objective[32], path[32], model[16], lr_schedule[16], t_dist[16], out[1024], data_file[1024];
     long width, depth, temb, batch, micro_batch, steps, warmup, seed, log_every, ckpt_every, check_every;
-    long data_cache_mb, keep_last;
+    long data_cache_mb, keep_last, skip_nonfinite;
     double lr, min_lr, weight_decay, beta1, beta2, adam_eps, clip, ema, t_eps, temb_scale;
     int resume, auto_resume, dequantize, hflip;
 } FmTrainConfig;
