@@ -34,7 +34,7 @@ BIN     := $(BUILD)/fmtrain
 # Packages a fresh Debian 12 machine lacks (apt-get names).
 DEB_PKGS := build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools \
             libopenblas-openmp-dev librandom123-dev libinih-dev python3-h5py python3-numpy \
-            python3-matplotlib dataset-fashion-mnist
+            python3-matplotlib dataset-fashion-mnist procps
 
 .PHONY: all deps test demo install clean san help data
 
