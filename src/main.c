@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fm/blas.h"
 #include "fm/common.h"
 #include "fm/dist.h"
 #include "fm/signals.h"
@@ -15,11 +16,13 @@ static void usage(FILE *f) {
                "       mpirun -np P fmtrain nll --ckpt RUN_DIR ...         negative log-likelihood of held-out data\n"
                "       mpirun -np P fmtrain fielderr --ckpt RUN_DIR ...    error of the learned field vs the exact one, per t\n"
                "       fmtrain field --ckpt RUN_DIR ...                    the learned (and exact) 2-D field on a grid\n"
+               "       fmtrain bench --width 256 ...                       sgemm and compute rates of one MLP step on this node\n"
                "       fmtrain COMMAND --help                              every option with its default\n"
                "       fmtrain --version\n", FM_VERSION);
 }
 
 int main(int argc, char **argv) {
+    fm_blas_fix_core(argv); /* may execute fmtrain again, with OPENBLAS_CORETYPE set */
     fm_dist_init(&argc, &argv);
     fm_signals_install(); /* after MPI_Init, so that ours are the handlers of SIGUSR1 and SIGTERM */
     int rc;
@@ -27,7 +30,8 @@ int main(int argc, char **argv) {
         const char *name;
         int (*run)(int, char **);
     } COMMANDS[] = {{"train", fm_train_main},   {"sample", fm_sample_main},     {"oracle", fm_oracle_main},
-                    {"field", fm_field_main},   {"fielderr", fm_fielderr_main}, {"nll", fm_nll_main}};
+                    {"field", fm_field_main},   {"fielderr", fm_fielderr_main}, {"nll", fm_nll_main},
+                    {"bench", fm_bench_main}};
     const int ncmd = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
     int c = 0;
     while (argc >= 2 && c < ncmd && strcmp(argv[1], COMMANDS[c].name)) c++;

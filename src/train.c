@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fm/blas.h"
 #include "fm/common.h"
 #include "fm/data.h"
 #include "fm/dist.h"
@@ -100,6 +101,7 @@ typedef struct {
     FmMlpActs_f acts;
     FmData data;
     double data_seconds; /* time spent drawing data items */
+    double comm_seconds; /* time spent in the gradient allreduce */
     char config_text[8192];
     FmFileMeta meta;
     long inject[64]; /* testing hook: steps whose gradient this rank poisons with NaN */
@@ -150,8 +152,10 @@ static double loss_and_grad(Trainer *tr, long step) {
     }
     for (int i = 0; i < tr->ninject; i++)
         if (tr->inject[i] == step) tr->grads[0] = NAN;
+    double t0 = fm_now();
     fm_dist_sum_floats(tr->grads, P);
     fm_dist_sum_doubles(&loss, 1);
+    tr->comm_seconds += fm_now() - t0;
     return loss;
 }
 
@@ -186,6 +190,15 @@ static void trainer_alloc(Trainer *tr) {
     tr->t = fm_malloc_floats(m);
     fm_mlp_acts_init_f(&tr->acts, &tr->su.net, m);
     FM_CHECK(fm_data_open(&tr->data, tr->cfg, &tr->su, m) == 0, "%s", fm_err_msg());
+}
+
+/* The memory training needs: parameters, gradients, Adam moments and EMA (5 buffers), the
+ * activations and the batch buffers of one micro-batch (what trainer_alloc allocates). */
+static double train_bytes(const Trainer *tr) {
+    const FmMlp *n = &tr->su.net;
+    double m = (double)tr->m, D = (double)n->D, DE = (double)(n->D + n->E), H = (double)n->H, L = (double)n->L;
+    double floats = 5.0 * (double)n->table.total + m * (2 * DE + 2 * L * H + 2 * D + 2 * H) + m * (4 * D + 1);
+    return 4.0 * floats + (double)fm_data_cache_bytes(&tr->data);
 }
 
 static void trainer_free(Trainer *tr) {
@@ -291,6 +304,7 @@ int fm_train_main(int argc, char **argv) {
     fm_opts_format(&fm_train_opts, &cfg, tr.config_text, sizeof tr.config_text, 0);
     tr.meta = (FmFileMeta){tr.config_text, P, cfg.objective, cfg.path, cfg.data_file[0] ? cfg.data_file : cfg.data,
                            cfg.model};
+    const double rss0 = fm_rss_bytes(); /* before the model's memory: MPI, HDF5, BLAS, the binary */
     trainer_alloc(&tr);
     parse_injection(&tr);
     const size_t NP = tr.su.net.table.total;
@@ -303,7 +317,9 @@ int fm_train_main(int argc, char **argv) {
     }
 
     if (rank == 0) {
-        printf("fmtrain %s (build: gcc %s %s)\n", FM_VERSION, __VERSION__, FM_BUILD_FLAGS);
+        char blas[160];
+        fm_blas_describe(blas, sizeof blas);
+        printf("fmtrain %s (build: gcc %s %s; %s)\n", FM_VERSION, __VERSION__, FM_BUILD_FLAGS, blas);
         printf("ranks %d, threads/rank %d, micro-batch %zu x %zu per rank per step, %zu parameters\n", P,
                omp_get_max_threads(), tr.m, tr.nmicro, NP);
         printf("t in [0, %g]\n--- configuration ---\n%s---\n", tr.su.t_max, tr.config_text);
@@ -414,6 +430,11 @@ int fm_train_main(int argc, char **argv) {
         printf("done: %ld steps in %.1f s (%.0f samples/s)\n", cfg.steps - start, wall,
                (double)(cfg.steps - start) * (double)tr.B / (wall > 0 ? wall : 1));
         if (skipped) printf("skipped %ld steps with a non-finite loss or gradient\n", skipped);
+        printf("allreduce: %.1f%% of the wall time (%.3f ms per step)\n", 100.0 * tr.comm_seconds / (wall > 0 ? wall : 1),
+               1e3 * tr.comm_seconds / (double)(cfg.steps - start > 0 ? cfg.steps - start : 1));
+        printf("memory (rank 0): peak %.1f MB resident, %.1f MB over the %.1f MB before the model; the model needs "
+               "%.1f MB\n", fm_peak_rss_bytes() / 1e6, (fm_peak_rss_bytes() - rss0) / 1e6, rss0 / 1e6,
+               train_bytes(&tr) / 1e6);
         if (tr.data.reader) {
             printf("data: %.0f items (%.1f MB) read by %d ranks in %.2f s of reading: %.0f items/s per rank\n", io[0],
                    io[1] / 1e6, P, io[2], io[2] > 0 ? io[0] / io[2] : 0.0);

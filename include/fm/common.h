@@ -48,6 +48,10 @@ void *fm_malloc_floats(size_t n); /* 64-byte aligned, zero-filled float array */
 /* Monotonic wall clock in seconds. */
 double fm_now(void);
 
+/* Resident memory of this process now, and its peak so far, in bytes (Linux). */
+double fm_rss_bytes(void);
+double fm_peak_rss_bytes(void);
+
 /* 64-bit FNV-1a hash of a byte buffer (used for the cross-rank parameter checksum). */
 uint64_t fm_hash_bytes(const void *buf, size_t n);
 
