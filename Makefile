@@ -20,7 +20,7 @@ BUILD    := build
 OPTFLAGS := -O2 -g
 endif
 
-CFLAGS  := -std=c11 -Wall -Wextra $(OPTFLAGS) -fopenmp -Iinclude -DFM_BUILD_FLAGS='"$(OPTFLAGS)"' \
+CFLAGS  := -std=c11 -Wall -Wextra $(OPTFLAGS) -fno-trapping-math -fopenmp -Iinclude -DFM_BUILD_FLAGS='"$(OPTFLAGS)"' \
            $(shell $(PKGCONF) --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
 LDFLAGS := $(OPTFLAGS) -fopenmp -Wl,-rpath,$(BLAS_DIR)
 LDLIBS  := $(shell $(PKGCONF) --libs $(PKGS) 2>/dev/null) -lm
@@ -29,6 +29,8 @@ LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+FUZZ_NAMES := config dataset ckpt
+REPLAY_BIN := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz_replay_%)
 BIN     := $(BUILD)/fmtrain
 
 # Packages a fresh Debian 12 machine lacks (apt-get names).
@@ -36,9 +38,9 @@ DEB_PKGS := build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hd
             libopenblas-openmp-dev librandom123-dev libinih-dev python3-h5py python3-numpy \
             python3-matplotlib dataset-fashion-mnist procps
 
-.PHONY: all deps test demo install clean san help data
+.PHONY: all deps test demo install clean san help data bench fuzz
 
-all: $(BIN) $(TEST_BIN)
+all: $(BIN) $(TEST_BIN) $(REPLAY_BIN)
 
 help:
 	@echo "make deps      install missing Debian packages (idempotent; needs root)"
@@ -46,6 +48,8 @@ help:
 	@echo "make test      build and run the test suite (ends with 'N passed, N failed')"
 	@echo "make demo      deps + build + a 2-rank training on 'moons', samples and PNG plots"
 	@echo "make san       AddressSanitizer+UBSan build of everything into build-san/ and run the tests"
+	@echo "make bench     fmtrain vs PyTorch (installs python3-torch if missing): throughput, GFLOP/s, memory, scaling"
+	@echo "make fuzz      libFuzzer harnesses (clang) into build-fuzz/; run them with tests/fuzz/run.sh SECONDS"
 	@echo "make data      convert Debian's Fashion-MNIST into data/fashion-mnist-{train,test}.h5"
 	@echo "make install   install fmtrain and the scripts under PREFIX=$(PREFIX)"
 	@echo "make clean     remove build outputs"
@@ -73,6 +77,23 @@ $(BIN): $(BUILD)/obj/main.o $(BUILD)/libfm.a
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libfm.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests $< $(BUILD)/libfm.a $(LDFLAGS) $(LDLIBS) -o $@
 
+# the fuzz harnesses as ordinary programs over files (tests/test_fuzz_replay.sh)
+$(BUILD)/tests/fuzz_replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c tests/fuzz/fuzz_h5common.h $(BUILD)/libfm.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/fuzz $< tests/fuzz/replay_main.c $(BUILD)/libfm.a $(LDFLAGS) $(LDLIBS) -o $@
+
+# libFuzzer harnesses (clang; no MPI: the readers and the parser do not use it). `make fuzz`
+# builds them into build-fuzz/; tests/fuzz/run.sh SECONDS runs each over its seed corpus.
+FUZZ_SRC := common config h5io mlp layers toy rng path train_opts
+FUZZ_CFLAGS := -std=c11 -g -O1 -Wno-pass-failed -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fopenmp \
+               -Iinclude -Itests/fuzz $(shell $(PKGCONF) --cflags $(PKGS) 2>/dev/null)
+fuzz: $(FUZZ_NAMES:%=build-fuzz/fuzz_%)
+build-fuzz/obj/%.o: src/%.c $(wildcard include/fm/*.h) | build-fuzz/obj
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_h5common.h $(FUZZ_SRC:%=build-fuzz/obj/%.o)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_SRC:%=build-fuzz/obj/%.o) -Wl,-rpath,$(BLAS_DIR) $(LDLIBS) -o $@
+build-fuzz/obj:
+	mkdir -p $@
+
 $(BUILD)/obj $(BUILD)/tests:
 	mkdir -p $@
 
@@ -86,6 +107,15 @@ demo: deps
 	$(MAKE) all
 	BUILD=$(BUILD) PYTHON=$(PYTHON) bash scripts/demo.sh
 
+# The benchmark: python3-torch is the peer (installed here if missing; without it the PyTorch
+# columns are skipped with a message), Fashion-MNIST the image MLP's data.
+bench: all data
+	@dpkg-query -W -f='$${Status}' python3-torch 2>/dev/null | grep -q "install ok installed" || { \
+	  echo "bench: installing python3-torch (the PyTorch peer)"; export DEBIAN_FRONTEND=noninteractive; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get install -y -q --no-install-recommends python3-torch || echo "bench: python3-torch unavailable"; }
+	$(PYTHON) scripts/bench.py --fmtrain $(BIN) $(BENCH_ARGS)
+
 data: data/fashion-mnist-train.h5
 
 data/fashion-mnist-train.h5: scripts/prepare_fashion_mnist.py scripts/npy_to_h5.py
@@ -97,4 +127,4 @@ install: $(BIN)
 	install -m 755 scripts/*.py $(DESTDIR)$(PREFIX)/share/fmtrain/scripts/
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

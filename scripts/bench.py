@@ -1,0 +1,207 @@
+#!/usr/bin/python3
+"""fmtrain's benchmark (`make bench`): fmtrain and PyTorch side by side, in one run.
+
+For each reference configuration and 1 and 2 threads, on one rank:
+  fmtrain   training steps/s (median over the progress intervals of a real `fmtrain train`),
+            samples/s, GEMM GFLOP/s (FLOPs counted analytically per step), that rate as a
+            fraction of the sgemm rate at the model's own GEMM shapes measured in the same run
+            (`fmtrain bench`), sampling throughput (network evaluations/s of `fmtrain sample`,
+            Euler), and peak memory over the process baseline against the analytic size;
+  pytorch   the same model, step, loss and optimizer (scripts/bench_torch.py), and the ratios.
+Then MPI weak scaling: 1 rank vs 2 ranks at the same per-rank batch, with the allreduce's share.
+
+The machine may be shared and noisy: every figure is a median, and the comparisons are ratios
+of figures measured minutes apart in the same run. Writes the table to stdout and every figure
+to OUT/bench.json.
+
+usage: bench.py [--fmtrain build/fmtrain] [--out runs/bench] [--seconds 4] [--quick]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+FMNIST = os.path.join(ROOT, "data", "fashion-mnist-train.h5")
+
+CONFIGS = [  # name, D, width, depth, batch
+    ("toy MLP w64", 2, 64, 3, 256),
+    ("toy MLP w256", 2, 256, 3, 256),
+    ("image MLP w1024", 784, 1024, 3, 128),
+]
+TEMB = 32
+
+
+def flops_per_step(D, H, L, B, E=TEMB):
+    """GEMM FLOPs of one forward + backward (as fm_mlp_flops): 2 per multiply-add."""
+    f = 0.0
+    for layer in range(L + 1):
+        n_in = H if layer else D + E
+        n_out = H if layer < L else D
+        f += 2.0 * B * n_in * n_out * (3 if layer else 2)
+    return f
+
+
+def run(cmd, env=None, check=True):
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        sys.exit(f"bench: command failed ({r.returncode}): {' '.join(cmd)}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+    return r.stdout + r.stderr
+
+
+def mpi_env(threads):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    if os.geteuid() == 0:
+        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    return env
+
+
+def mpirun(np_, threads):
+    return ["mpirun", "-q", "--oversubscribe", "-np", str(np_)] + (["--bind-to", "none"] if threads > 1 else [])
+
+
+def data_args(D):
+    if D == 2:
+        return ["--data", "moons"]
+    return ["--data-file", FMNIST, "--data-cache-mb", "128"]  # the whole set in memory, like the peer
+
+
+def fm_bench(fm, D, H, L, B, threads, seconds):
+    out = run(mpirun(1, threads) + [fm, "bench", "--data-dim", str(D), "--width", str(H), "--depth", str(L),
+                                     "--temb", str(TEMB), "--batch", str(B), "--seconds", str(seconds)],
+              env=mpi_env(threads))
+    return {k: float(v) for k, v in re.findall(r"^bench (\S+) (\S+)$", out, re.M)}
+
+
+def fm_train(fm, D, H, L, B, threads, np_, steps, outdir):
+    shutil.rmtree(outdir, ignore_errors=True)
+    every = max(1, steps // 10)
+    out = run(mpirun(np_, threads) + [fm, "train"] + data_args(D) +
+              ["--width", str(H), "--depth", str(L), "--temb", str(TEMB), "--batch", str(B * np_),
+               "--steps", str(steps), "--log-every", str(every), "--ckpt-every", str(steps), "--warmup", "0",
+               "--out", outdir], env=mpi_env(threads))
+    rates = [float(x) for x in re.findall(r"\| (\d+) samples/s \|", out)][1:]  # the first interval warms up
+    mem = re.search(r"peak ([\d.]+) MB resident, ([\d.]+) MB over the ([\d.]+) MB before the model; "
+                    r"the model needs ([\d.]+) MB", out)
+    comm = re.search(r"allreduce: ([\d.]+)% of the wall time", out)
+    sps = statistics.median(rates) / (B * np_)
+    return {"steps_per_s": sps, "samples_per_s": sps * B * np_, "steps_per_s_min": min(rates) / (B * np_),
+            "steps_per_s_max": max(rates) / (B * np_), "peak_mb": float(mem.group(1)),
+            "mem_over_base_mb": float(mem.group(2)), "base_mb": float(mem.group(3)),
+            "analytic_mb": float(mem.group(4)), "allreduce_pct": float(comm.group(1))}
+
+
+def fm_sample(fm, outdir, threads, n, steps):
+    rates = []
+    for rep in range(3):
+        out = run(mpirun(1, threads) + [fm, "sample", "--ckpt", outdir, "--n", str(n), "--steps", str(steps),
+                                         "--solver", "euler", "--reference", "0", "--traj-n", "0",
+                                         "--out", os.path.join(outdir, f"samples{rep}.h5")], env=mpi_env(threads))
+        m = re.search(r"NFE ([\d.]+) .*, ([\d.]+) s\n", out)
+        rates.append(n * float(m.group(1)) / float(m.group(2)))
+    return statistics.median(rates)
+
+
+def torch_peer(D, H, L, B, threads, seconds, sample_n, sample_steps):
+    cmd = [sys.executable, os.path.join(HERE, "bench_torch.py"), "--D", str(D), "--width", str(H), "--depth", str(L),
+           "--temb", str(TEMB), "--batch", str(B), "--threads", str(threads), "--seconds", str(seconds),
+           "--sample-n", str(sample_n), "--sample-steps", str(sample_steps), "--json"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"bench: the PyTorch peer failed:\n{r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--fmtrain", default=os.path.join(ROOT, "build", "fmtrain"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "runs", "bench"))
+    ap.add_argument("--seconds", type=float, default=4.0, help="measuring time per figure and implementation")
+    ap.add_argument("--quick", action="store_true", help="1 s per figure (a smoke test, not a measurement)")
+    a = ap.parse_args()
+    seconds = 1.0 if a.quick else a.seconds
+    fm = os.path.abspath(a.fmtrain)
+    if not os.access(fm, os.X_OK):
+        sys.exit(f"bench: {fm} not found: run make first")
+    try:
+        import torch  # noqa: F401
+        have_torch = True
+    except ImportError:
+        have_torch = False
+        print("bench: python3-torch is not installed: the PyTorch columns are skipped "
+              "(apt-get install python3-torch, or make bench, which installs it)")
+    configs = [c for c in CONFIGS if c[1] == 2 or os.path.exists(FMNIST)]
+    if len(configs) < len(CONFIGS):
+        print(f"bench: {FMNIST} is missing (make data): the image MLP is skipped")
+    os.makedirs(a.out, exist_ok=True)
+    rows, scaling = [], []
+    t_start = time.time()
+    for name, D, H, L, B in configs:
+        flops = flops_per_step(D, H, L, B)
+        for threads in (1, 2):
+            b = fm_bench(fm, D, H, L, B, threads, seconds)
+            steps = max(50, int(b["compute_steps_per_s"] * seconds * 1.2))
+            rundir = os.path.join(a.out, f"run-{D}-{H}-{threads}")
+            t = fm_train(fm, D, H, L, B, threads, 1, steps, rundir)
+            sample_n = 4096
+            sample_steps = 20 if D == 2 else 10
+            s = fm_sample(fm, rundir, threads, sample_n, sample_steps)
+            row = {"config": name, "D": D, "width": H, "depth": L, "batch": B, "threads": threads,
+                   "flops_per_step": flops, "fm": dict(t, gflops=t["steps_per_s"] * flops / 1e9,
+                                                        gemm_gflops=b["gemm_gflops"], square_gflops=b["square_gflops"],
+                                                        compute_steps_per_s=b["compute_steps_per_s"],
+                                                        sample_evals_per_s=s)}
+            if have_torch:
+                row["torch"] = torch_peer(D, H, L, B, threads, seconds, sample_n, sample_steps)
+            rows.append(row)
+            print(f"  measured {name}, {threads} thread(s)", file=sys.stderr)
+        # weak scaling at 1 thread per rank: 1 rank (batch B) vs 2 ranks (batch 2B)
+        steps = max(50, int(rows[-2]["fm"]["steps_per_s"] * seconds * 1.2))
+        one = fm_train(fm, D, H, L, B, 1, 1, steps, os.path.join(a.out, "weak1"))
+        two = fm_train(fm, D, H, L, B, 1, 2, steps, os.path.join(a.out, "weak2"))
+        scaling.append({"config": name, "one": one, "two": two, "efficiency": two["steps_per_s"] / one["steps_per_s"]})
+
+    def ratio(x, y):
+        return f"{x / y:5.2f}x" if y else "   -  "
+
+    print(f"\nfmtrain vs PyTorch {rows[0].get('torch', {}).get('torch_version', '(not installed)')}: "
+          f"one rank, medians, {seconds:g} s per figure; GEMM FLOPs counted analytically")
+    hdr = (f"{'config':16} {'thr':>3} | {'steps/s':>8} {'samples/s':>10} {'GFLOP/s':>7} {'%sgemm':>6} "
+           f"{'evals/s':>9} {'mem MB':>7} {'analytic':>8} | {'torch st/s':>10} {'GFLOP/s':>7} {'evals/s':>9} "
+           f"{'mem MB':>7} | {'steps':>6} {'sampling':>8}")
+    print(hdr)
+    print("-" * len(hdr))
+    for r in rows:
+        f, p = r["fm"], r.get("torch")
+        line = (f"{r['config']:16} {r['threads']:>3} | {f['steps_per_s']:8.1f} {f['samples_per_s']:10.0f} "
+                f"{f['gflops']:7.1f} {100 * f['gflops'] / f['gemm_gflops']:5.0f}% {f['sample_evals_per_s']:9.3g} "
+                f"{f['mem_over_base_mb']:7.1f} {f['analytic_mb']:8.1f} |")
+        if p:
+            line += (f" {p['steps_per_s']:10.1f} {p['gflops']:7.1f} {p['sample_evals_per_s']:9.3g} "
+                     f"{p['peak_mb_over_baseline'] - p.get('data_mb', 0):7.1f} | "
+                     f"{ratio(f['steps_per_s'], p['steps_per_s'])} {ratio(f['sample_evals_per_s'], p['sample_evals_per_s']):>8}")
+        print(line)
+    print("\nsgemm at the model's GEMM shapes (the ceiling of %sgemm) and at 1024^3, GFLOP/s; compute-only step:")
+    for r in rows:
+        f = r["fm"]
+        print(f"  {r['config']:16} {r['threads']} thr: model shapes {f['gemm_gflops']:6.1f}, square {f['square_gflops']:6.1f};"
+              f" step without data/MPI {f['compute_steps_per_s']:8.1f} steps/s")
+    print("\nweak scaling, 1 thread per rank, same batch per rank:")
+    for s in scaling:
+        print(f"  {s['config']:16} 1 rank {s['one']['steps_per_s']:8.1f} steps/s, 2 ranks {s['two']['steps_per_s']:8.1f} "
+              f"steps/s: efficiency {100 * s['efficiency']:5.1f}%, allreduce {s['two']['allreduce_pct']:.1f}% of the time")
+    print("\nmem MB: peak resident memory of rank 0 over its resident size just before the model was allocated "
+          "(MPI, HDF5 and BLAS excluded); torch: over its size after import, data tensor excluded.")
+    with open(os.path.join(a.out, "bench.json"), "w") as fo:
+        json.dump({"rows": rows, "scaling": scaling, "seconds": seconds}, fo, indent=1)
+    print(f"bench: {time.time() - t_start:.0f} s; every figure in {os.path.join(a.out, 'bench.json')}")
+
+
+if __name__ == "__main__":
+    main()
