@@ -38,7 +38,7 @@ DEB_PKGS := build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hd
             libopenblas-openmp-dev librandom123-dev libinih-dev python3-h5py python3-numpy \
             python3-matplotlib dataset-fashion-mnist procps
 
-.PHONY: all deps test demo install clean san help data bench fuzz
+.PHONY: all deps test demo install clean san help data bench fuzz fuzz-check
 
 all: $(BIN) $(TEST_BIN) $(REPLAY_BIN)
 
@@ -87,6 +87,9 @@ FUZZ_SRC := common config h5io mlp layers toy rng path train_opts
 FUZZ_CFLAGS := -std=c11 -g -O1 -Wno-pass-failed -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fopenmp \
                -Iinclude -Itests/fuzz $(shell $(PKGCONF) --cflags $(PKGS) 2>/dev/null)
 fuzz: $(FUZZ_NAMES:%=build-fuzz/fuzz_%)
+build-fuzz/obj/%.o: | fuzz-check
+fuzz-check:
+	@command -v clang >/dev/null || { echo "make fuzz needs clang: apt-get install clang"; exit 1; }
 build-fuzz/obj/%.o: src/%.c $(wildcard include/fm/*.h) | build-fuzz/obj
 	clang $(FUZZ_CFLAGS) -c $< -o $@
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_h5common.h $(FUZZ_SRC:%=build-fuzz/obj/%.o)
