@@ -20,7 +20,7 @@ BUILD    := build
 OPTFLAGS := -O2 -g
 endif
 
-CFLAGS  := -std=c11 -Wall -Wextra $(OPTFLAGS) -fno-trapping-math -fopenmp -Iinclude -DFM_BUILD_FLAGS='"$(OPTFLAGS)"' \
+CFLAGS  := -std=c11 -Wall -Wextra $(OPTFLAGS) -fno-trapping-math -fno-math-errno -fopenmp -Iinclude -DFM_BUILD_FLAGS='"$(OPTFLAGS)"' \
            $(shell $(PKGCONF) --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
 LDFLAGS := $(OPTFLAGS) -fopenmp -Wl,-rpath,$(BLAS_DIR)
 LDLIBS  := $(shell $(PKGCONF) --libs $(PKGS) 2>/dev/null) -lm

@@ -82,11 +82,10 @@ static void compute_step(Bench *b) {
     fm_sqerr_f(b->acts.dout, b->acts.out, b->target, b->B * n->D, scale);
     fm_mlp_backward_f(n, b->params, b->grads, &b->acts, b->B);
     double g = fm_norm(b->grads, NP);
-    if (g > 1.0) fm_scale(b->grads, NP, 1.0 / g);
     const FmAdamW adam = {0.9, 0.999, 1e-8, 0};
     b->step++;
-    fm_adamw_step(b->params, b->m, b->v, b->grads, &n->table, &adam, 1e-4, b->step);
-    fm_ema_update(b->ema, b->params, NP, 0.999, b->step);
+    fm_adamw_ema_step(b->params, b->m, b->v, b->ema, b->grads, g > 1.0 ? 1.0 / g : 1.0, &n->table, &adam, 1e-4,
+                      b->step, 0.999);
 }
 
 static int cmp_double(const void *a, const void *b) {

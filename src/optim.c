@@ -5,26 +5,50 @@
 
 #include "fm/common.h"
 
-void fm_adamw_step(float *params, float *m, float *v, const float *grads, const FmParamTable *tab,
-                   const FmAdamW *h, double lr, long step) {
+/* One tensor's update: g = gscale * grads, AdamW, and (ema != NULL) the EMA, in one pass. */
+static void adamw_tensor(float *restrict p, float *restrict mm, float *restrict vv, float *restrict ema,
+                         const float *restrict g, float gscale, size_t n, float b1, float b2, float ob1, float ob2,
+                         float c1, float c2, float eps, float flr, float wd, float d) {
+    if (ema) {
+        #pragma omp parallel for simd schedule(static) if (n > 65536)
+        for (size_t k = 0; k < n; k++) {
+            const float gk = g[k] * gscale;
+            mm[k] = b1 * mm[k] + ob1 * gk;
+            vv[k] = b2 * vv[k] + ob2 * gk * gk;
+            p[k] -= flr * (mm[k] * c1) / (sqrtf(vv[k] * c2) + eps) + wd * p[k];
+            ema[k] = d * ema[k] + (1 - d) * p[k];
+        }
+    } else {
+        #pragma omp parallel for simd schedule(static) if (n > 65536)
+        for (size_t k = 0; k < n; k++) {
+            const float gk = g[k] * gscale;
+            mm[k] = b1 * mm[k] + ob1 * gk;
+            vv[k] = b2 * vv[k] + ob2 * gk * gk;
+            p[k] -= flr * (mm[k] * c1) / (sqrtf(vv[k] * c2) + eps) + wd * p[k];
+        }
+    }
+}
+
+void fm_adamw_ema_step(float *params, float *m, float *v, float *ema, const float *grads, double gscale,
+                       const FmParamTable *tab, const FmAdamW *h, double lr, long step, double ema_decay) {
     /* 1 - beta in double: (float)0.99999999 rounds to 1, which would zero the update */
     const float b1 = (float)h->beta1, b2 = (float)h->beta2, eps = (float)h->eps;
     const float ob1 = (float)(1.0 - h->beta1), ob2 = (float)(1.0 - h->beta2);
     const float c1 = (float)(1.0 / (1.0 - pow(h->beta1, (double)step)));
     const float c2 = (float)(1.0 / (1.0 - pow(h->beta2, (double)step)));
+    const double w = (1.0 + (double)step) / (10.0 + (double)step);
+    const float d = (float)(ema_decay < w ? ema_decay : w);
     for (int i = 0; i < tab->count; i++) {
         const FmTensor *t = &tab->t[i];
-        const float wd = t->decay ? (float)(lr * h->weight_decay) : 0.0f, flr = (float)lr;
-        float *p = params + t->off, *mm = m + t->off, *vv = v + t->off;
-        const float *g = grads + t->off;
-        const size_t n = t->rows * t->cols;
-        #pragma omp parallel for schedule(static) if (n > 65536)
-        for (size_t k = 0; k < n; k++) {
-            mm[k] = b1 * mm[k] + ob1 * g[k];
-            vv[k] = b2 * vv[k] + ob2 * g[k] * g[k];
-            p[k] -= flr * (mm[k] * c1) / (sqrtf(vv[k] * c2) + eps) + wd * p[k];
-        }
+        const float wd = t->decay ? (float)(lr * h->weight_decay) : 0.0f;
+        adamw_tensor(params + t->off, m + t->off, v + t->off, ema ? ema + t->off : NULL, grads + t->off,
+                     (float)gscale, t->rows * t->cols, b1, b2, ob1, ob2, c1, c2, eps, (float)lr, wd, d);
     }
+}
+
+void fm_adamw_step(float *params, float *m, float *v, const float *grads, const FmParamTable *tab,
+                   const FmAdamW *h, double lr, long step) {
+    fm_adamw_ema_step(params, m, v, NULL, grads, 1.0, tab, h, lr, step, 0);
 }
 
 double fm_lr_at(long step, double lr, long warmup, long total, FmLrSchedule sched, double min_lr) {
@@ -37,7 +61,7 @@ double fm_lr_at(long step, double lr, long warmup, long total, FmLrSchedule sche
 
 double fm_norm(const float *g, size_t n) {
     double s = 0;
-    #pragma omp parallel for reduction(+ : s) schedule(static) if (n > 65536)
+    #pragma omp parallel for simd reduction(+ : s) schedule(static) if (n > 65536)
     for (size_t k = 0; k < n; k++) s += (double)g[k] * g[k];
     return sqrt(s);
 }
@@ -51,6 +75,6 @@ void fm_scale(float *g, size_t n, double s) {
 void fm_ema_update(float *ema, const float *params, size_t n, double decay, long step) {
     double w = (1.0 + (double)step) / (10.0 + (double)step);
     const float d = (float)(decay < w ? decay : w);
-    #pragma omp parallel for schedule(static) if (n > 65536)
+    #pragma omp parallel for simd schedule(static) if (n > 65536)
     for (size_t k = 0; k < n; k++) ema[k] = d * ema[k] + (1 - d) * params[k];
 }

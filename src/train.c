@@ -340,8 +340,7 @@ int fm_train_main(int argc, char **argv) {
     int status = FM_EXIT_OK;
 
     for (long step = start + 1; step <= cfg.steps; step++) {
-        double loss = loss_and_grad(&tr, step);
-        fm_scale(tr.grads, NP, 1.0); /* the loss already carries 1/(B D) */
+        double loss = loss_and_grad(&tr, step); /* the loss and gradient already carry 1/(B D) */
         double gnorm = fm_norm(tr.grads, NP);
         const double lr = fm_lr_at(step, cfg.lr, cfg.warmup, cfg.steps, sched, cfg.min_lr);
         /* after the allreduce every rank holds the same loss and gradient, so all ranks take the
@@ -363,9 +362,9 @@ int fm_train_main(int argc, char **argv) {
                         what, step, skip_run, cfg.skip_nonfinite);
         } else {
             skip_run = 0;
-            if (cfg.clip > 0 && gnorm > cfg.clip) fm_scale(tr.grads, NP, cfg.clip / gnorm);
-            fm_adamw_step(tr.params, tr.adam_m, tr.adam_v, tr.grads, &tr.su.net.table, &adam, lr, step);
-            fm_ema_update(tr.ema, tr.params, NP, cfg.ema, step);
+            const double gscale = cfg.clip > 0 && gnorm > cfg.clip ? cfg.clip / gnorm : 1.0;
+            fm_adamw_ema_step(tr.params, tr.adam_m, tr.adam_v, tr.ema, tr.grads, gscale, &tr.su.net.table, &adam, lr,
+                              step, cfg.ema);
             ok_since++;
             loss_acc += loss;
             gnorm_acc += gnorm;

@@ -234,7 +234,40 @@ static void test_ema(void) {
     T_CHECK(bad == 0, "ema over %d values: %d wrong", N, bad);
 }
 
+/* The training step's fused update equals the three separate passes bit for bit (clip scale,
+ * AdamW, EMA), on a table long enough for the OpenMP branch. */
+static void test_fused_update(void) {
+    enum { N = 70000 };
+    FmParamTable t;
+    memset(&t, 0, sizeof t);
+    strcpy(t.t[0].name, "w");
+    t.t[0].rows = 100, t.t[0].cols = 600, t.t[0].decay = 1;
+    strcpy(t.t[1].name, "b");
+    t.t[1].off = 60000, t.t[1].rows = N - 60000, t.t[1].cols = 1;
+    t.count = 2, t.total = N;
+    static float p1[N], m1[N], v1[N], e1[N], g1[N], p2[N], m2[N], v2[N], e2[N], g2[N];
+    for (int i = 0; i < N; i++) {
+        p1[i] = p2[i] = (float)sin(0.1 * i);
+        e1[i] = e2[i] = (float)cos(0.1 * i);
+        m1[i] = m2[i] = 0.01f * (float)sin(0.3 * i);
+        v1[i] = v2[i] = 1e-4f * (float)(1 + cos(0.7 * i));
+    }
+    const FmAdamW h = {0.9, 0.999, 1e-8, 0.01};
+    int bad = 0;
+    for (long s = 1; s <= 3; s++) {
+        for (int i = 0; i < N; i++) g1[i] = g2[i] = (float)sin(0.01 * i * s) * 3.0f;
+        const double gs = 1.0 / (3.0 + s);
+        fm_scale(g1, N, gs);
+        fm_adamw_step(p1, m1, v1, g1, &t, &h, 1e-3, s);
+        fm_ema_update(e1, p1, N, 0.999, s);
+        fm_adamw_ema_step(p2, m2, v2, e2, g2, gs, &t, &h, 1e-3, s, 0.999);
+        for (int i = 0; i < N; i++) bad += p1[i] != p2[i] || m1[i] != m2[i] || v1[i] != v2[i] || e1[i] != e2[i];
+    }
+    T_CHECK(bad == 0, "fused update differs from scale + AdamW + EMA in %d values", bad);
+}
+
 int main(void) {
+    test_fused_update();
     test_adamw_first_step();
     test_adamw_steps();
     test_adamw_extreme_betas();

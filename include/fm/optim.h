@@ -16,6 +16,12 @@ typedef struct {
 void fm_adamw_step(float *params, float *m, float *v, const float *grads, const FmParamTable *tab,
                    const FmAdamW *h, double lr, long step);
 
+/* The training step's update in one pass over the buffers: g = gscale * grads (the clipping
+ * factor), AdamW as above, then (ema != NULL) ema = d ema + (1 - d) params with d as in
+ * fm_ema_update. Equal, value for value, to fm_scale + fm_adamw_step + fm_ema_update. */
+void fm_adamw_ema_step(float *params, float *m, float *v, float *ema, const float *grads, double gscale,
+                       const FmParamTable *tab, const FmAdamW *h, double lr, long step, double ema_decay);
+
 typedef enum { FM_LR_CONSTANT, FM_LR_COSINE } FmLrSchedule;
 
 /* Learning rate before update number `step` (1-based): linear warm-up from lr/warmup to lr
