@@ -48,14 +48,17 @@ void *fm_calloc(size_t n, size_t size) {
     return p;
 }
 
-void *fm_malloc_floats(size_t n) {
-    size_t bytes = (n ? n : 1) * sizeof(float);
+void *fm_malloc_aligned(size_t n, size_t size) {
+    FM_CHECK(size == 0 || n <= SIZE_MAX / 2 / size, "allocation of %zu x %zu bytes overflows", n, size);
+    size_t bytes = (n ? n : 1) * size;
     bytes = (bytes + 63) / 64 * 64;
     void *p = aligned_alloc(64, bytes);
-    FM_CHECK(p != NULL, "out of memory allocating %zu floats", n);
+    FM_CHECK(p != NULL, "out of memory allocating %zu bytes", bytes);
     memset(p, 0, bytes);
     return p;
 }
+
+void *fm_malloc_floats(size_t n) { return fm_malloc_aligned(n, sizeof(float)); }
 
 double fm_now(void) {
     struct timespec ts;

@@ -35,6 +35,19 @@ void FN(fm_linear_backward)(T *din, T *dw, T *db, const T *dout, const T *in, si
              din, (int)NI);
 }
 
+void FN(fm_linear_backward_add)(T *din, T *dw, T *db, const T *dout, const T *in, const T *w, size_t B, size_t NI,
+                                size_t NO) {
+    if (dw)
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)NO, (int)NI, (int)B, 1, dout, (int)NO, in, (int)NI, 1, dw,
+             (int)NI);
+    if (db)
+        for (size_t i = 0; i < B; i++)
+            for (size_t o = 0; o < NO; o++) db[o] += dout[i * NO + o];
+    if (din)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)NI, (int)NO, 1, dout, (int)NO, w, (int)NI, 1,
+             din, (int)NI);
+}
+
 /* SiLU h = a s(a), s = 1/(1 + e^-a), and its backward da = dh (s + a s (1 - s)): serial
  * kernels that the compiler vectorises, run on chunks by the OpenMP team for large n. */
 VEC_CLONES static void FN(silu_fwd_kernel)(T *h, const T *a, size_t n) {
@@ -54,6 +67,15 @@ VEC_CLONES static void FN(silu_bwd_kernel)(T *da, const T *dh, const T *a, size_
     }
 }
 
+VEC_CLONES static void FN(silu_bwd_add_kernel)(T *da, const T *dh, const T *a, size_t n) {
+    #pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        T x = a[i], e = EXP(-x);
+        T s = 1 / (1 + e);
+        da[i] += dh[i] * s * (1 + x * (e * s));
+    }
+}
+
 #define SILU_CHUNK 16384
 void FN(fm_silu_forward)(T *h, const T *a, size_t n) {
     #pragma omp parallel for schedule(static) if (n > 4 * SILU_CHUNK)
@@ -64,6 +86,11 @@ void FN(fm_silu_backward)(T *da, const T *dh, const T *a, size_t n) {
     #pragma omp parallel for schedule(static) if (n > 4 * SILU_CHUNK)
     for (size_t c = 0; c < n; c += SILU_CHUNK)
         FN(silu_bwd_kernel)(da + c, dh + c, a + c, n - c < SILU_CHUNK ? n - c : SILU_CHUNK);
+}
+void FN(fm_silu_backward_add)(T *da, const T *dh, const T *a, size_t n) {
+    #pragma omp parallel for schedule(static) if (n > 4 * SILU_CHUNK)
+    for (size_t c = 0; c < n; c += SILU_CHUNK)
+        FN(silu_bwd_add_kernel)(da + c, dh + c, a + c, n - c < SILU_CHUNK ? n - c : SILU_CHUNK);
 }
 #undef SILU_CHUNK
 

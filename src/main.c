@@ -17,6 +17,7 @@ static void usage(FILE *f) {
                "       mpirun -np P fmtrain fielderr --ckpt RUN_DIR ...    error of the learned field vs the exact one, per t\n"
                "       fmtrain field --ckpt RUN_DIR ...                    the learned (and exact) 2-D field on a grid\n"
                "       fmtrain bench --width 256 ...                       sgemm and compute rates of one MLP step on this node\n"
+               "       fmtrain probe --ckpt RUN_DIR ...                    prediction and gradients on a fixed batch (reference checks)\n"
                "       fmtrain COMMAND --help                              every option with its default\n"
                "       fmtrain --version\n", FM_VERSION);
 }
@@ -31,7 +32,7 @@ int main(int argc, char **argv) {
         int (*run)(int, char **);
     } COMMANDS[] = {{"train", fm_train_main},   {"sample", fm_sample_main},     {"oracle", fm_oracle_main},
                     {"field", fm_field_main},   {"fielderr", fm_fielderr_main}, {"nll", fm_nll_main},
-                    {"bench", fm_bench_main}};
+                    {"bench", fm_bench_main},   {"probe", fm_probe_main}};
     const int ncmd = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
     int c = 0;
     while (argc >= 2 && c < ncmd && strcmp(argv[1], COMMANDS[c].name)) c++;

@@ -15,8 +15,8 @@ const FmTensor *fm_table_find(const FmParamTable *tab, const char *name) {
     return NULL;
 }
 
-static void table_add(FmParamTable *tab, const char *name, size_t rows, size_t cols, int decay) {
-    FM_CHECK(tab->count < FM_MAX_TENSORS, "too many parameter tensors (max %d)", FM_MAX_TENSORS);
+int fm_table_add(FmParamTable *tab, const char *name, size_t rows, size_t cols, int decay) {
+    if (tab->count >= FM_MAX_TENSORS) return fm_err_set("too many parameter tensors (at most %d)", FM_MAX_TENSORS);
     FmTensor *t = &tab->t[tab->count++];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->off = tab->total;
@@ -25,6 +25,7 @@ static void table_add(FmParamTable *tab, const char *name, size_t rows, size_t c
     t->decay = decay;
     /* keep every tensor 64-byte aligned inside the buffer */
     tab->total += (rows * cols + 15) / 16 * 16;
+    return tab->count - 1;
 }
 
 int fm_mlp_init(FmMlp *net, size_t D, size_t E, size_t H, size_t L) {
@@ -32,8 +33,7 @@ int fm_mlp_init(FmMlp *net, size_t D, size_t E, size_t H, size_t L) {
     if (D < 1) return fm_err_set("data dimension must be >= 1 (got %zu)", D);
     if (E < 2 || E % 2) return fm_err_set("time embedding width must be even and >= 2 (got %zu)", E);
     if (H < 1 || H > (1u << 16)) return fm_err_set("width must be in [1, 65536] (got %zu)", H);
-    if (L < 1 || L > (FM_MAX_TENSORS / 2 - 1))
-        return fm_err_set("depth must be in [1, %d] (got %zu)", FM_MAX_TENSORS / 2 - 1, L);
+    if (L < 1 || L > FM_MLP_MAX_DEPTH) return fm_err_set("depth must be in [1, %d] (got %zu)", FM_MLP_MAX_DEPTH, L);
     net->D = D;
     net->E = E;
     net->H = H;
@@ -43,9 +43,9 @@ int fm_mlp_init(FmMlp *net, size_t D, size_t E, size_t H, size_t L) {
     for (size_t l = 0; l <= L; l++) {
         size_t in = l ? H : D + E, out = l < L ? H : D;
         snprintf(name, sizeof name, "fc%zu.weight", l);
-        table_add(&net->table, name, out, in, 1);
+        fm_table_add(&net->table, name, out, in, 1);
         snprintf(name, sizeof name, "fc%zu.bias", l);
-        table_add(&net->table, name, out, 1, 0);
+        fm_table_add(&net->table, name, out, 1, 0);
     }
     return 0;
 }

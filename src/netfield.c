@@ -8,7 +8,7 @@
 #include "fm/common.h"
 #include "fm/rng.h"
 
-void fm_netfield_init(FmNetField *nf, const FmMlp *net, const float *w, FmPred objective, const FmSchedule *sched,
+void fm_netfield_init(FmNetField *nf, const FmNet *net, const float *w, FmPred objective, const FmSchedule *sched,
                       size_t m) {
     memset(nf, 0, sizeof *nf);
     nf->net = net;
@@ -16,7 +16,7 @@ void fm_netfield_init(FmNetField *nf, const FmMlp *net, const float *w, FmPred o
     nf->objective = objective;
     nf->sched = *sched;
     nf->probes = 1;
-    fm_mlp_acts_init_f(&nf->acts, net, m);
+    fm_net_acts_init(&nf->acts, net, m);
     nf->tbuf = fm_malloc_floats(m);
     nf->pred = fm_malloc_floats(m * net->D);
     nf->v = fm_malloc_floats(m * net->D);
@@ -25,7 +25,7 @@ void fm_netfield_init(FmNetField *nf, const FmMlp *net, const float *w, FmPred o
 
 void fm_netfield_free(FmNetField *nf) {
     if (!nf || !nf->net) return;
-    fm_mlp_acts_free_f(&nf->acts);
+    fm_net_acts_free(&nf->acts);
     free(nf->tbuf), free(nf->pred), free(nf->v), free(nf->jv);
     nf->net = NULL;
 }
@@ -45,7 +45,7 @@ void fm_net_field(float *u, float *s, const float *x, const double *t, size_t n,
     for (size_t off = 0; off < n; off += m) {
         size_t rows = n - off < m ? n - off : m;
         for (size_t i = 0; i < rows; i++) nf->tbuf[i] = (float)t[off + i];
-        fm_mlp_forward_f(nf->net, nf->w, &nf->acts, x + off * D, nf->tbuf, rows);
+        fm_net_forward(nf->net, nf->w, &nf->acts, x + off * D, nf->tbuf, rows);
         if (s) convert_rows(s + off * D, FM_PRED_SCORE, nf->acts.out, nf->objective, x + off * D, t + off, &nf->sched, rows, D);
         convert_rows(u + off * D, FM_PRED_VELOCITY, nf->acts.out, nf->objective, x + off * D, t + off, &nf->sched, rows, D);
     }
@@ -71,14 +71,14 @@ void fm_net_divfield(float *u, double *div, const float *x, const double *t, siz
                 memset(nf->v, 0, rows * D * sizeof(float));
                 for (size_t i = 0; i < rows; i++) nf->v[i * D + (size_t)k] = 1;
             }
-            fm_mlp_jvp_f(nf->net, nf->w, &nf->acts, xr, nf->tbuf, nf->v, rows, nf->jv);
+            fm_net_quadform(nf->net, nf->w, &nf->acts, xr, nf->tbuf, nf->v, rows, nf->jv);
             for (size_t i = 0; i < rows; i++) {
                 double q = 0;
                 for (size_t d = 0; d < D; d++) q += (double)nf->v[i * D + d] * nf->jv[i * D + d];
                 div[off + i] += q / (nf->hutchinson ? (double)passes : 1.0);
             }
         }
-        /* the JVP pass left the prediction in acts.out: convert it, and the divergence */
+        /* the Jacobian pass left the prediction in acts.out: convert it, and the divergence */
         memcpy(nf->pred, nf->acts.out, rows * D * sizeof(float));
         convert_rows(u + off * D, FM_PRED_VELOCITY, nf->pred, nf->objective, xr, t + off, &nf->sched, rows, D);
         for (size_t i = 0; i < rows; i++) {

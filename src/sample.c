@@ -112,23 +112,23 @@ int fm_model_load(const char *ckpt, const char *weights, const char *expect_obje
     fm_opts_defaults(&fm_train_opts, tc);
     rc = fm_opts_load_string(&fm_train_opts, tc, text);
     if (!rc) rc = fm_setup_resolve(su, tc);
-    if (!rc && count != su->net.table.total)
+    if (!rc && count != fm_net_table(&su->net)->total)
         rc = fm_err_set("checkpoint '%s' holds %zu parameters, its configuration describes %zu", path, count,
-                        su->net.table.total);
+                        fm_net_table(&su->net)->total);
     if (!rc && strcmp(weights, "ema") && strcmp(weights, "raw"))
         rc = fm_err_set("unknown --weights '%s' (known: ema, raw)", weights);
     if (!rc && expect_objective[0] && strcmp(expect_objective, tc->objective))
         rc = fm_err_set("checkpoint '%s' was trained with objective '%s', not '%s'", path, tc->objective,
                         expect_objective);
     if (fm_dist_agree(rc)) return -1;
-    *w = fm_malloc_floats(su->net.table.total);
+    *w = fm_malloc_floats(fm_net_table(&su->net)->total);
     rc = 0;
     if (fm_dist_rank() == 0) {
         int ema = !strcmp(weights, "ema");
-        rc = fm_ckpt_read(path, &su->net.table, ema ? NULL : *w, NULL, NULL, ema ? *w : NULL);
+        rc = fm_ckpt_read(path, fm_net_table(&su->net), ema ? NULL : *w, NULL, NULL, ema ? *w : NULL);
     }
     if (fm_dist_agree(rc)) return -1;
-    fm_dist_bcast(*w, su->net.table.total * sizeof(float));
+    fm_dist_bcast(*w, fm_net_table(&su->net)->total * sizeof(float));
     return 0;
 }
 

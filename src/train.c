@@ -35,6 +35,30 @@ double fm_train_t_max(const FmTrainConfig *cfg, FmPred objective, const FmSchedu
     return 1.0 - eps;
 }
 
+/* The network the configuration names, for the data's shape. */
+static int setup_net(FmNet *net, const FmSetup *su, const FmTrainConfig *cfg) {
+    if (!strcmp(cfg->model, "mlp")) {
+        net->kind = FM_MODEL_MLP;
+        if (fm_mlp_init(&net->mlp, su->file ? su->info.D : (size_t)fm_toy_dim(su->data), (size_t)cfg->temb,
+                        (size_t)cfg->width, (size_t)cfg->depth))
+            return -1;
+        net->mlp.temb_scale = cfg->temb_scale;
+        net->D = net->mlp.D;
+        return 0;
+    }
+    if (strcmp(cfg->model, "unet")) return fm_err_set("unknown model '%s' (known: mlp, unet)", cfg->model);
+    if (!su->file || !su->info.images)
+        return fm_err_set("--model unet needs an image data set (--data-file with /images N x C x H x W); %s",
+                          su->file ? "this file holds float vectors (/data)" : "toy data are vectors");
+    FmUnetShape sh = {.C = su->info.C, .H = su->info.H, .W = su->info.W, .ch = (size_t)cfg->channels,
+                      .blocks = (size_t)cfg->blocks, .groups = (size_t)cfg->groups, .E = (size_t)cfg->temb};
+    net->kind = FM_MODEL_UNET;
+    if (fm_unet_parse_mult(sh.mult, &sh.levels, cfg->mult) || fm_unet_init(&net->unet, &sh)) return -1;
+    net->unet.temb_scale = cfg->temb_scale;
+    net->D = net->unet.D;
+    return 0;
+}
+
 int fm_setup_resolve(FmSetup *su, const FmTrainConfig *cfg) {
     memset(su, 0, sizeof *su);
     if (cfg->data_file[0]) {
@@ -53,7 +77,6 @@ int fm_setup_resolve(FmSetup *su, const FmTrainConfig *cfg) {
     if (su->objective == FM_PRED_DATA)
         return fm_err_set("unknown objective '%s' (known: velocity, score, noise)", cfg->objective);
     if (fm_schedule_parse(&su->sched, cfg->path)) return -1;
-    if (strcmp(cfg->model, "mlp")) return fm_err_set("unknown model '%s' (known: mlp)", cfg->model);
     if (strcmp(cfg->lr_schedule, "constant") && strcmp(cfg->lr_schedule, "cosine"))
         return fm_err_set("unknown --lr-schedule '%s' (known: constant, cosine)", cfg->lr_schedule);
     if (strcmp(cfg->t_dist, "uniform") && strcmp(cfg->t_dist, "logit-normal"))
@@ -63,11 +86,7 @@ int fm_setup_resolve(FmSetup *su, const FmTrainConfig *cfg) {
     if (su->objective == FM_PRED_SCORE && cfg->t_eps == 0)
         return fm_err_set("--t-eps 0 with the score objective: its target -eps/beta is infinite at t = 1");
     su->t_max = fm_train_t_max(cfg, su->objective, &su->sched);
-    if (fm_mlp_init(&su->net, su->file ? su->info.D : (size_t)fm_toy_dim(su->data), (size_t)cfg->temb, (size_t)cfg->width,
-                    (size_t)cfg->depth))
-        return -1;
-    su->net.temb_scale = cfg->temb_scale;
-    return 0;
+    return setup_net(&su->net, su, cfg);
 }
 
 /* mkdir -p */
@@ -98,7 +117,7 @@ typedef struct {
     size_t P, D, B, m, nmicro, first_micro; /* ranks, dim, batch, micro-batch, my micro-batches */
     float *params, *grads, *adam_m, *adam_v, *ema;
     float *z, *eps, *t, *x, *target; /* (m, D) and (m) */
-    FmMlpActs_f acts;
+    FmNetActs acts;
     FmData data;
     double data_seconds; /* time spent drawing data items */
     double comm_seconds; /* time spent in the gradient allreduce */
@@ -140,15 +159,15 @@ static void draw_micro_batch(Trainer *tr, long step, size_t mb) {
 
 /* Loss and gradient of the global batch (summed over ranks). Returns the loss. */
 static double loss_and_grad(Trainer *tr, long step) {
-    const size_t P = tr->su.net.table.total;
+    const size_t P = fm_net_table(&tr->su.net)->total;
     memset(tr->grads, 0, P * sizeof(float));
     const double scale = 1.0 / ((double)tr->B * (double)tr->D);
     double loss = 0;
     for (size_t k = 0; k < tr->nmicro; k++) {
         draw_micro_batch(tr, step, tr->first_micro + k);
-        fm_mlp_forward_f(&tr->su.net, tr->params, &tr->acts, tr->x, tr->t, tr->m);
+        fm_net_forward(&tr->su.net, tr->params, &tr->acts, tr->x, tr->t, tr->m);
         loss += scale * fm_sqerr_f(tr->acts.dout, tr->acts.out, tr->target, tr->m * tr->D, scale);
-        fm_mlp_backward_f(&tr->su.net, tr->params, tr->grads, &tr->acts, tr->m);
+        fm_net_backward(&tr->su.net, tr->params, tr->grads, &tr->acts, tr->m);
     }
     for (int i = 0; i < tr->ninject; i++)
         if (tr->inject[i] == step) tr->grads[0] = NAN;
@@ -177,7 +196,7 @@ static int check_config(Trainer *tr, int P) {
 }
 
 static void trainer_alloc(Trainer *tr) {
-    size_t P = tr->su.net.table.total, m = tr->m, D = tr->D;
+    size_t P = fm_net_table(&tr->su.net)->total, m = tr->m, D = tr->D;
     tr->params = fm_malloc_floats(P);
     tr->grads = fm_malloc_floats(P);
     tr->adam_m = fm_malloc_floats(P);
@@ -188,23 +207,22 @@ static void trainer_alloc(Trainer *tr) {
     tr->x = fm_malloc_floats(m * D);
     tr->target = fm_malloc_floats(m * D);
     tr->t = fm_malloc_floats(m);
-    fm_mlp_acts_init_f(&tr->acts, &tr->su.net, m);
+    fm_net_acts_init(&tr->acts, &tr->su.net, m);
     FM_CHECK(fm_data_open(&tr->data, tr->cfg, &tr->su, m) == 0, "%s", fm_err_msg());
 }
 
 /* The memory training needs: parameters, gradients, Adam moments and EMA (5 buffers), the
  * activations and the batch buffers of one micro-batch (what trainer_alloc allocates). */
 static double train_bytes(const Trainer *tr) {
-    const FmMlp *n = &tr->su.net;
-    double m = (double)tr->m, D = (double)n->D, DE = (double)(n->D + n->E), H = (double)n->H, L = (double)n->L;
-    double floats = 5.0 * (double)n->table.total + m * (2 * DE + 2 * L * H + 2 * D + 2 * H) + m * (4 * D + 1);
-    return 4.0 * floats + (double)fm_data_cache_bytes(&tr->data);
+    const double m = (double)tr->m, D = (double)tr->D;
+    return 4.0 * (5.0 * (double)fm_net_table(&tr->su.net)->total + m * (4 * D + 1)) +
+           fm_net_act_bytes(&tr->su.net, tr->m) + (double)fm_data_cache_bytes(&tr->data);
 }
 
 static void trainer_free(Trainer *tr) {
     free(tr->params), free(tr->grads), free(tr->adam_m), free(tr->adam_v), free(tr->ema);
     free(tr->z), free(tr->eps), free(tr->x), free(tr->target), free(tr->t);
-    fm_mlp_acts_free_f(&tr->acts);
+    fm_net_acts_free(&tr->acts);
     fm_data_close(&tr->data);
 }
 
@@ -236,18 +254,18 @@ static long resume_from(Trainer *tr) {
                 *strchr(q, '\n') = '\0';
                 rc = fm_err_set("cannot resume from '%s': its model differs (checkpoint: %s; now: %s)", path, p, q);
             }
-            if (!rc && count != tr->su.net.table.total)
+            if (!rc && count != fm_net_table(&tr->su.net)->total)
                 rc = fm_err_set("cannot resume from '%s': %zu parameters stored, the model has %zu", path, count,
-                                tr->su.net.table.total);
+                                fm_net_table(&tr->su.net)->total);
             if (!rc && step > tr->cfg->steps)
                 rc = fm_err_set("checkpoint '%s' is at step %ld, beyond --steps %ld", path, step, tr->cfg->steps);
         }
         free(stored);
-        if (!rc) rc = fm_ckpt_read(path, &tr->su.net.table, tr->params, tr->adam_m, tr->adam_v, tr->ema);
+        if (!rc) rc = fm_ckpt_read(path, fm_net_table(&tr->su.net), tr->params, tr->adam_m, tr->adam_v, tr->ema);
     }
     if (fm_dist_agree(rc)) return -1;
     fm_dist_bcast(&step, sizeof step);
-    size_t bytes = tr->su.net.table.total * sizeof(float);
+    size_t bytes = fm_net_table(&tr->su.net)->total * sizeof(float);
     fm_dist_bcast(tr->params, bytes);
     fm_dist_bcast(tr->adam_m, bytes);
     fm_dist_bcast(tr->adam_v, bytes);
@@ -307,8 +325,8 @@ int fm_train_main(int argc, char **argv) {
     const double rss0 = fm_rss_bytes(); /* before the model's memory: MPI, HDF5, BLAS, the binary */
     trainer_alloc(&tr);
     parse_injection(&tr);
-    const size_t NP = tr.su.net.table.total;
-    fm_mlp_init_params(&tr.su.net, tr.params, (uint64_t)cfg.seed);
+    const size_t NP = fm_net_table(&tr.su.net)->total;
+    fm_net_init_params(&tr.su.net, tr.params, (uint64_t)cfg.seed);
     memcpy(tr.ema, tr.params, NP * sizeof(float));
     long start = 0;
     if (cfg.resume && (start = resume_from(&tr)) < 0) {
@@ -320,8 +338,12 @@ int fm_train_main(int argc, char **argv) {
         char blas[160];
         fm_blas_describe(blas, sizeof blas);
         printf("fmtrain %s (build: gcc %s %s; %s)\n", FM_VERSION, __VERSION__, FM_BUILD_FLAGS, blas);
-        printf("ranks %d, threads/rank %d, micro-batch %zu x %zu per rank per step, %zu parameters\n", P,
-               omp_get_max_threads(), tr.m, tr.nmicro, NP);
+        char arch[256];
+        fm_net_describe(&tr.su.net, arch, sizeof arch);
+        printf("model %s; %zu parameters, %.1f MB of activations per micro-batch\n", arch, NP,
+               fm_net_act_bytes(&tr.su.net, tr.m) / 1e6);
+        printf("ranks %d, threads/rank %d, micro-batch %zu x %zu per rank per step\n", P, omp_get_max_threads(), tr.m,
+               tr.nmicro);
         printf("t in [0, %g]\n--- configuration ---\n%s---\n", tr.su.t_max, tr.config_text);
         fflush(stdout);
     }
@@ -363,7 +385,7 @@ int fm_train_main(int argc, char **argv) {
         } else {
             skip_run = 0;
             const double gscale = cfg.clip > 0 && gnorm > cfg.clip ? cfg.clip / gnorm : 1.0;
-            fm_adamw_ema_step(tr.params, tr.adam_m, tr.adam_v, tr.ema, tr.grads, gscale, &tr.su.net.table, &adam, lr,
+            fm_adamw_ema_step(tr.params, tr.adam_m, tr.adam_v, tr.ema, tr.grads, gscale, fm_net_table(&tr.su.net), &adam, lr,
                               step, cfg.ema);
             ok_since++;
             loss_acc += loss;
@@ -399,7 +421,7 @@ int fm_train_main(int argc, char **argv) {
                 /* the log first: a crash between the two leaves log rows beyond the newest checkpoint,
                  * which the resumed run drops (drop_after), rather than a gap in the log */
                 rc = fm_log_append(log_path, rows, nrows, drop_after, &tr.meta);
-                if (!rc) rc = fm_ckpt_write(cfg.out, step, &tr.meta, &tr.su.net.table, tr.params, tr.adam_m,
+                if (!rc) rc = fm_ckpt_write(cfg.out, step, &tr.meta, fm_net_table(&tr.su.net), tr.params, tr.adam_m,
                                             tr.adam_v, tr.ema, path, sizeof path);
                 if (!rc) rc = fm_ckpt_prune(cfg.out, cfg.keep_last); /* after the new one is complete */
                 if (!rc) printf("checkpoint %s\n", path), fflush(stdout);

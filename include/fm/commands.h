@@ -14,6 +14,7 @@ int fm_field_main(int argc, char **argv);
 int fm_fielderr_main(int argc, char **argv);
 int fm_nll_main(int argc, char **argv);
 int fm_bench_main(int argc, char **argv);
+int fm_probe_main(int argc, char **argv);
 
 /* Loads a checkpoint (file or run directory) on rank 0 and shares it with every rank:
  * the training configuration, the resolved setup and the EMA (or raw) weights.

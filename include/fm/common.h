@@ -44,6 +44,7 @@ void fm_err_clear(void);
 /* Allocation that never returns NULL (fatal on failure); zero-filled. */
 void *fm_calloc(size_t n, size_t size);
 void *fm_malloc_floats(size_t n); /* 64-byte aligned, zero-filled float array */
+void *fm_malloc_aligned(size_t n, size_t size); /* 64-byte aligned, zero-filled array of n items */
 
 /* Monotonic wall clock in seconds. */
 double fm_now(void);

@@ -24,10 +24,16 @@
     /* dw (NO,NI) += dout^T in;  db (NO) += colsum(dout);  din (B,NI) = dout . w (if din != NULL) */   \
     void fm_linear_backward_##S(T *din, T *dw, T *db, const T *dout, const T *in, size_t ldi,       \
                                 const T *w, size_t B, size_t NI, size_t NO);                         \
+    /* As fm_linear_backward, but din (B,NI) += dout . w: accumulates (for fan-out); din, dw and  \
+     * db may each be NULL. */                                                                     \
+    void fm_linear_backward_add_##S(T *din, T *dw, T *db, const T *dout, const T *in, const T *w, \
+                                    size_t B, size_t NI, size_t NO);                               \
     /* h = silu(a) = a * sigmoid(a) over n values (a is kept for backward). */                     \
     void fm_silu_forward_##S(T *h, const T *a, size_t n);                                          \
     /* da = dh * silu'(a). */                                                                      \
     void fm_silu_backward_##S(T *da, const T *dh, const T *a, size_t n);                           \
+    /* da += dh * silu'(a). */                                                                     \
+    void fm_silu_backward_add_##S(T *da, const T *dh, const T *a, size_t n);                       \
     /* Sinusoidal embedding of t (B) into columns [0,E) of out (row stride ldo):                   \
      * out[i][k] = sin(scale t_i f_k), out[i][E/2 + k] = cos(scale t_i f_k),                       \
      * f_k = 10000^(-k/(E/2)), k < E/2  (E even; the transformer/DDPM embedding has scale 1000). */ \

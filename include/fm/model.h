@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define FM_NAME_MAX 32
-#define FM_MAX_TENSORS 64
+#define FM_MAX_TENSORS 512 /* a U-Net of 4 levels x 3 blocks has about 330 */
 
 typedef struct {
     char name[FM_NAME_MAX];
@@ -34,6 +34,9 @@ typedef struct {
 
 /* Looks up a tensor by name (NULL if absent). */
 const FmTensor *fm_table_find(const FmParamTable *tab, const char *name);
+/* Appends a tensor (64-byte aligned in the buffer); returns its index, or -1 (fm_err_set) when
+ * the table is full. */
+int fm_table_add(FmParamTable *tab, const char *name, size_t rows, size_t cols, int decay);
 
 /* Default time scale of the embedding: sin(50 t f_k). The DDPM value 1000 makes the learned
  * field oscillate in t (period ~0.006) and ODE solvers lose their order. Measured on
@@ -48,6 +51,7 @@ typedef struct {
     double temb_scale; /* t is embedded as sin/cos(temb_scale t f_k) */
     FmParamTable table;
 } FmMlp;
+#define FM_MLP_MAX_DEPTH 31
 
 /* Builds the table (temb_scale = FM_TEMB_SCALE_DEFAULT); 0 or -1 (fm_err_set) for impossible sizes. */
 int fm_mlp_init(FmMlp *net, size_t D, size_t E, size_t H, size_t L);

@@ -3,7 +3,8 @@
  * Whatever the network predicts (velocity, score or noise), the samplers get the velocity
  * u and, when asked, the score s through the affine conversions of path.h
  * (to = p * pred + q * x). The divergence of u = p pred + q x is p div(pred) + q D, with
- * div(pred) from forward-mode Jacobian-vector products: exact (D of them, basis vectors)
+ * div(pred) from Jacobian products (forward-mode J v for the MLP, reverse-mode J^T v for the
+ * U-Net; v . J v = v . J^T v): exact (D of them, basis vectors)
  * or Hutchinson's estimator E[v^T J v] with Rademacher probes v keyed by
  * (seed, probe k, global row index, FM_RNG_PROBE), fixed along each row's path.
  */
@@ -13,15 +14,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fm/model.h"
+#include "fm/net.h"
 #include "fm/path.h"
 
 typedef struct {
-    const FmMlp *net;
+    const FmNet *net;
     const float *w;
     FmPred objective;
     FmSchedule sched;
-    FmMlpActs_f acts; /* capacity m rows */
+    FmNetActs acts; /* capacity m rows */
     float *tbuf, *pred, *v, *jv;
     /* divergence */
     int hutchinson;  /* 0 exact, 1 Hutchinson */
@@ -31,7 +32,7 @@ typedef struct {
 } FmNetField;
 
 /* m: rows per network evaluation (the batch; larger calls are chunked). */
-void fm_netfield_init(FmNetField *nf, const FmMlp *net, const float *w, FmPred objective, const FmSchedule *sched,
+void fm_netfield_init(FmNetField *nf, const FmNet *net, const float *w, FmPred objective, const FmSchedule *sched,
                       size_t m);
 void fm_netfield_free(FmNetField *nf);
 

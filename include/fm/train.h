@@ -4,13 +4,14 @@
 
 #include "fm/config.h"
 #include "fm/h5io.h"
-#include "fm/model.h"
+#include "fm/net.h"
 #include "fm/path.h"
 #include "fm/toy.h"
 
 typedef struct {
     char data[64], objective[32], path[32], model[16], lr_schedule[16], t_dist[16], out[1024], data_file[1024];
-    long width, depth, temb, batch, micro_batch, steps, warmup, seed, log_every, ckpt_every, check_every;
+    char mult[64];
+    long width, depth, temb, channels, blocks, groups, batch, micro_batch, steps, warmup, seed, log_every, ckpt_every, check_every;
     long data_cache_mb, keep_last, skip_nonfinite;
     double lr, min_lr, weight_decay, beta1, beta2, adam_eps, clip, ema, t_eps, temb_scale;
     int resume, auto_resume, dequantize, hflip;
@@ -26,7 +27,7 @@ typedef struct {
     FmPred objective;
     FmSchedule sched;
     double t_max; /* training times t lie in [0, t_max] */
-    FmMlp net;
+    FmNet net;
 } FmSetup;
 
 /* Validates names and sizes and builds the network table. 0 or -1 (fm_err_set). */

@@ -1,0 +1,64 @@
+/* conv.h - the image layers of the U-Net: forward/backward pairs over NCHW arrays.
+ *
+ * Dimension names: B samples, C (Ci, Co) channels, H x W the image (Ho x Wo after a
+ * convolution), K the kernel size, G GroupNorm groups. "x is (B,C,H,W)" means B samples of
+ * C planes of H rows of W values, contiguous.
+ *
+ * Every op exists for float (suffix _f, training) and double (suffix _d, the finite-difference
+ * tests), compiled from one template (src/conv_tmpl.h). Unlike layers.h, every backward here
+ * ACCUMULATES into the input gradient too (din += ...), since U-Net activations fan out (a
+ * block's input feeds its residual branch and its skip); din, dw, db may be NULL when not needed.
+ */
+#ifndef FM_CONV_H
+#define FM_CONV_H
+
+#include <stddef.h>
+
+/* A 2-D convolution: Ci -> Co channels, K x K kernel, stride, zero padding. */
+typedef struct {
+    size_t Ci, H, W, Co, K, stride, pad, Ho, Wo; /* Ho = (H + 2 pad - K) / stride + 1 */
+} FmConvDims;
+
+/* Fills Ho, Wo; 0, or -1 (fm_err_set) when the kernel does not fit. */
+int fm_conv_dims(FmConvDims *d, size_t Ci, size_t H, size_t W, size_t Co, size_t K, size_t stride, size_t pad);
+
+/* Scratch floats (or doubles) the convolution needs for `threads` OpenMP threads: per thread an
+ * im2col buffer (Ci K K, Ho Wo) and a partial weight/bias gradient (Co, Ci K K + 1). */
+size_t fm_conv_scratch(const FmConvDims *d, size_t threads);
+
+#define FM_DECLARE_CONV(T, S)                                                                     \
+    /* out (B,Co,Ho,Wo) = conv(in (B,Ci,H,W), w (Co, Ci K K)) + b (Co) (b may be NULL), by im2col \
+     * and one GEMM per sample; samples are spread over the OpenMP threads. */                   \
+    void fm_conv2d_forward_##S(T *out, const T *in, const T *w, const T *b, T *scratch, size_t B,  \
+                               const FmConvDims *d);                                              \
+    /* dw += dL/dw, db += dL/db, din += dL/din (each may be NULL), from dout (B,Co,Ho,Wo). */    \
+    void fm_conv2d_backward_##S(T *din, T *dw, T *db, const T *dout, const T *in, const T *w,     \
+                                T *scratch, size_t B, const FmConvDims *d);                       \
+    /* GroupNorm over (B,C,HW): each sample's G groups of C/G consecutive channels are normalised \
+     * to mean 0, variance 1 (biased, + eps), then out = xhat gamma[c] + beta[c]. Saves mean and  \
+     * rstd (B,G) for backward. */                                                                 \
+    void fm_groupnorm_forward_##S(T *out, T *mean, T *rstd, const T *in, const T *gamma,          \
+                                  const T *beta, size_t B, size_t C, size_t HW, size_t G,         \
+                                  double eps);                                                    \
+    void fm_groupnorm_backward_##S(T *din, T *dgamma, T *dbeta, const T *dout, const T *in,       \
+                                   const T *mean, const T *rstd, const T *gamma, size_t B,        \
+                                   size_t C, size_t HW, size_t G);                                \
+    /* Nearest-neighbour upsampling by 2: out (B,C,2H,2W). */                                     \
+    void fm_upsample2_forward_##S(T *out, const T *in, size_t B, size_t C, size_t H, size_t W);   \
+    void fm_upsample2_backward_##S(T *din, const T *dout, size_t B, size_t C, size_t H, size_t W);\
+    /* out (B,C,HW) = in + v[b][c] (a per-sample vector added to every pixel of its channel). */ \
+    void fm_addch_forward_##S(T *out, const T *in, const T *v, size_t B, size_t C, size_t HW);    \
+    void fm_addch_backward_##S(T *din, T *dv, const T *dout, size_t B, size_t C, size_t HW);      \
+    /* Channel concatenation: out (B, Ca + Cb, HW) = [a (B,Ca,HW), b (B,Cb,HW)]. */               \
+    void fm_concat_forward_##S(T *out, const T *a, const T *b, size_t B, size_t Ca, size_t Cb,    \
+                               size_t HW);                                                        \
+    void fm_concat_backward_##S(T *da, T *db, const T *dout, size_t B, size_t Ca, size_t Cb,      \
+                                size_t HW);                                                       \
+    /* out = a + b over n values; backward: da += dout, db += dout. */                            \
+    void fm_add_forward_##S(T *out, const T *a, const T *b, size_t n);                            \
+    void fm_add_backward_##S(T *da, T *db, const T *dout, size_t n);
+
+FM_DECLARE_CONV(float, f)
+FM_DECLARE_CONV(double, d)
+
+#endif

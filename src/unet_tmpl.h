@@ -1,0 +1,125 @@
+/* unet_tmpl.h - the U-Net executor, included by unet.c once per precision with
+ *   T float or double, S suffix f or d, GEMM cblas_sgemm or cblas_dgemm.
+ * No include guard on purpose. */
+#define CAT_(a, b) a##_##b
+#define CAT(a, b) CAT_(a, b)
+#define FN(name) CAT(name, S)
+#define ACTS CAT(FmUnetActs, S)
+#define ALLOC(n) ((T *)fm_malloc_aligned((n), sizeof(T)))
+
+void FN(fm_unet_acts_init)(ACTS *a, const FmUnet *u, size_t m) {
+    memset(a, 0, sizeof *a);
+    a->m = m;
+    a->threads = (size_t)omp_get_max_threads();
+    a->act = ALLOC(m * u->act_floats);
+    a->grad = ALLOC(m * u->grad_floats);
+    a->mean = ALLOC(m * u->stat_floats + 1);
+    a->rstd = ALLOC(m * u->stat_floats + 1);
+    a->scratch = ALLOC(scratch_floats(u, a->threads) + 1);
+    a->out = a->act + m * u->bufs[u->out_buf].off;
+    a->dout = a->grad + m * u->bufs[u->out_buf].goff;
+    a->dx = a->grad + m * u->bufs[0].goff;
+}
+
+void FN(fm_unet_acts_free)(ACTS *a) {
+    if (!a || !a->act) return;
+    free(a->act), free(a->grad), free(a->mean), free(a->rstd), free(a->scratch);
+    a->act = NULL;
+}
+
+#define ACT(i) (a->act + a->m * u->bufs[i].off)
+#define GRAD(i) (a->grad + a->m * u->bufs[i].goff)
+#define SIZE(i) (u->bufs[i].C * u->bufs[i].H * u->bufs[i].W)
+#define PW(p, i) ((p) + u->table.t[i].off)
+
+void FN(fm_unet_forward)(const FmUnet *u, const T *params, ACTS *a, const T *x, const T *t, size_t B) {
+    FM_CHECK(B <= a->m, "unet forward: %zu samples > activation capacity %zu", B, a->m);
+    FM_CHECK(a->threads >= (size_t)omp_get_max_threads(), "unet: scratch sized for %zu threads, now %d", a->threads,
+             omp_get_max_threads());
+    memcpy(ACT(0), x, B * u->D * sizeof(T));
+    FN(fm_time_embed)(ACT(1), u->E, t, B, u->E, u->temb_scale);
+    for (int k = 0; k < u->nops; k++) {
+        const FmOp *op = &u->ops[k];
+        const FmBuf *bi = &u->bufs[op->in0], *bo = &u->bufs[op->out];
+        T *out = ACT(op->out);
+        const T *in = ACT(op->in0);
+        switch (op->kind) {
+        case FM_OP_CONV:
+            FN(fm_conv2d_forward)(out, in, PW(params, op->w), PW(params, op->b), a->scratch, B, &op->conv);
+            break;
+        case FM_OP_GN:
+            FN(fm_groupnorm_forward)(out, a->mean + a->m * op->stat, a->rstd + a->m * op->stat, in, PW(params, op->w),
+                                     PW(params, op->b), B, bi->C, bi->H * bi->W, op->G, 1e-5);
+            break;
+        case FM_OP_SILU: FN(fm_silu_forward)(out, in, B * SIZE(op->in0)); break;
+        case FM_OP_LINEAR:
+            FN(fm_linear_forward)(out, in, bi->C, PW(params, op->w), PW(params, op->b), B, bi->C, bo->C);
+            break;
+        case FM_OP_ADDCH: FN(fm_addch_forward)(out, in, ACT(op->in1), B, bi->C, bi->H * bi->W); break;
+        case FM_OP_ADD: FN(fm_add_forward)(out, in, ACT(op->in1), B * SIZE(op->out)); break;
+        case FM_OP_CAT:
+            FN(fm_concat_forward)(out, in, ACT(op->in1), B, bi->C, u->bufs[op->in1].C, bi->H * bi->W);
+            break;
+        case FM_OP_UP: FN(fm_upsample2_forward)(out, in, B, bi->C, bi->H, bi->W); break;
+        }
+    }
+}
+
+void FN(fm_unet_backward)(const FmUnet *u, const T *params, T *grads, ACTS *a, size_t B, int need_dx) {
+    for (int k = u->nops; k-- > 0;) {
+        const FmOp *op = &u->ops[k];
+        const FmBuf *bi = &u->bufs[op->in0], *bo = &u->bufs[op->out];
+        /* input gradients: none for the embedding (1), for x (0) only if asked; zeroed where
+         * backward first reaches them (at their last reader), since every op adds into them */
+        T *din[2] = {NULL, NULL};
+        const int ins[2] = {op->in0, op->in1};
+        for (int j = 0; j < 2; j++) {
+            const int b = ins[j];
+            if (b < 0 || b == 1 || (b == 0 && !need_dx)) continue;
+            din[j] = GRAD(b);
+            if (u->last_use[b] == k) memset(din[j], 0, B * SIZE(b) * sizeof(T));
+        }
+        const T *dout = GRAD(op->out), *in = ACT(op->in0);
+        T *dw = grads && op->w >= 0 ? PW(grads, op->w) : NULL, *db = grads && op->b >= 0 ? PW(grads, op->b) : NULL;
+        switch (op->kind) {
+        case FM_OP_CONV:
+            FN(fm_conv2d_backward)(din[0], dw, db, dout, in, PW(params, op->w), a->scratch, B, &op->conv);
+            break;
+        case FM_OP_GN:
+            FN(fm_groupnorm_backward)(din[0], dw, db, dout, in, a->mean + a->m * op->stat, a->rstd + a->m * op->stat,
+                                      PW(params, op->w), B, bi->C, bi->H * bi->W, op->G);
+            break;
+        case FM_OP_SILU:
+            if (din[0]) FN(fm_silu_backward_add)(din[0], dout, in, B * SIZE(op->in0));
+            break;
+        case FM_OP_LINEAR:
+            FN(fm_linear_backward_add)(din[0], dw, db, dout, in, PW(params, op->w), B, bi->C, bo->C);
+            break;
+        case FM_OP_ADDCH: FN(fm_addch_backward)(din[0], din[1], dout, B, bi->C, bi->H * bi->W); break;
+        case FM_OP_ADD: FN(fm_add_backward)(din[0], din[1], dout, B * SIZE(op->out)); break;
+        case FM_OP_CAT:
+            FN(fm_concat_backward)(din[0], din[1], dout, B, bi->C, u->bufs[op->in1].C, bi->H * bi->W);
+            break;
+        case FM_OP_UP:
+            if (din[0]) FN(fm_upsample2_backward)(din[0], dout, B, bi->C, bi->H, bi->W);
+            break;
+        }
+    }
+}
+
+void FN(fm_unet_vjp)(const FmUnet *u, const T *params, ACTS *a, const T *x, const T *t, const T *v, size_t B, T *vj) {
+    FN(fm_unet_forward)(u, params, a, x, t, B);
+    memcpy(a->dout, v, B * u->D * sizeof(T));
+    FN(fm_unet_backward)(u, params, NULL, a, B, 1);
+    memcpy(vj, a->dx, B * u->D * sizeof(T));
+}
+
+#undef ACT
+#undef GRAD
+#undef SIZE
+#undef PW
+#undef ALLOC
+#undef ACTS
+#undef FN
+#undef CAT
+#undef CAT_
