@@ -7,48 +7,114 @@
 #define CAT(a, b) CAT_(a, b)
 #define FN(name) CAT(name, S)
 
-/* col (Ci K K, Ho Wo): row (ci K + ki) K + kj holds in[ci][ho s - p + ki][wo s - p + kj] (0 off the image). */
+/* Stride 1 and "same" padding (2 pad = K - 1): the output has the input's size. */
+static inline int FN(is_same)(const FmConvDims *d) { return d->stride == 1 && 2 * d->pad + 1 == d->K && d->K > 1; }
+
+/* The output columns wo whose input column wi = wo s + kj - p lies on the image: [*lo, *hi). */
+static inline void FN(valid_cols)(size_t *lo, size_t *hi, size_t kj, const FmConvDims *d) {
+    const size_t s = d->stride, p = d->pad;
+    *lo = kj >= p ? 0 : (p - kj + s - 1) / s;
+    const size_t top = d->W - 1 + p; /* wo s + kj <= top */
+    *hi = kj > top ? 0 : (top - kj) / s + 1;
+    if (*hi > d->Wo) *hi = d->Wo;
+    if (*lo > *hi) *lo = *hi;
+}
+
+/* col (Ci K K, Ho Wo): row (ci K + ki) K + kj holds in[ci][ho s - p + ki][wo s - p + kj] (0 off the image).
+ * Each output row is zeros, a (strided) copy of an input row, zeros: no test per element. */
 static void FN(im2col)(T *col, const T *in, const FmConvDims *d) {
-    const size_t K = d->K, s = d->stride, Ho = d->Ho, Wo = d->Wo, H = d->H, W = d->W;
-    const ptrdiff_t p = (ptrdiff_t)d->pad;
+    const size_t K = d->K, s = d->stride, Ho = d->Ho, Wo = d->Wo, H = d->H, W = d->W, p = d->pad;
+    if (FN(is_same)(d)) {
+        /* stride 1, "same" padding: row (ci, ki, kj) is the plane shifted by (ki - p) W + kj - p, so the
+         * rows on the image are one contiguous copy; then the columns that wrapped around are zeroed */
+        for (size_t ci = 0; ci < d->Ci; ci++)
+            for (size_t ki = 0; ki < K; ki++)
+                for (size_t kj = 0; kj < K; kj++) {
+                    T *row = col + ((ci * K + ki) * K + kj) * H * W;
+                    const T *plane = in + ci * H * W;
+                    const size_t h0 = ki < p ? p - ki : 0, h1 = H + p - ki < H ? H + p - ki : H; /* rows [h0, h1) */
+                    const size_t lo = kj < p ? p - kj : 0, hi = W + p - kj < W ? W + p - kj : W; /* cols [lo, hi) */
+                    memset(row, 0, h0 * W * sizeof(T));
+                    memset(row + h1 * W, 0, (H - h1) * W * sizeof(T));
+                    if (h1 <= h0) continue;
+                    /* element (h, w) <- plane[(h + ki - p) W + w + kj - p], from (h0, lo) to (h1 - 1, hi - 1) */
+                    const size_t first = h0 * W + lo, last = (h1 - 1) * W + hi;
+                    memcpy(row + first, plane + (h0 + ki - p) * W + lo + kj - p, (last - first) * sizeof(T));
+                    for (size_t h = h0; h < h1; h++) {
+                        for (size_t w = 0; w < lo; w++) row[h * W + w] = 0;
+                        for (size_t w = hi; w < W; w++) row[h * W + w] = 0;
+                    }
+                }
+        return;
+    }
     for (size_t ci = 0; ci < d->Ci; ci++)
         for (size_t ki = 0; ki < K; ki++)
             for (size_t kj = 0; kj < K; kj++) {
                 T *row = col + ((ci * K + ki) * K + kj) * Ho * Wo;
                 const T *plane = in + ci * H * W;
+                size_t lo, hi;
+                FN(valid_cols)(&lo, &hi, kj, d);
                 for (size_t ho = 0; ho < Ho; ho++) {
-                    const ptrdiff_t hi = (ptrdiff_t)(ho * s + ki) - p;
                     T *r = row + ho * Wo;
-                    if (hi < 0 || hi >= (ptrdiff_t)H) {
-                        for (size_t wo = 0; wo < Wo; wo++) r[wo] = 0;
+                    const size_t hs = ho * s + ki; /* = hi + p */
+                    if (hs < p || hs - p >= H) {
+                        memset(r, 0, Wo * sizeof(T));
                         continue;
                     }
-                    const T *src = plane + (size_t)hi * W;
-                    for (size_t wo = 0; wo < Wo; wo++) {
-                        const ptrdiff_t wi = (ptrdiff_t)(wo * s + kj) - p;
-                        r[wo] = wi >= 0 && wi < (ptrdiff_t)W ? src[wi] : 0;
-                    }
+                    const T *src = plane + (hs - p) * W; /* column wo reads src[wo s + kj - p], >= 0 from lo on */
+                    for (size_t wo = 0; wo < lo; wo++) r[wo] = 0;
+                    if (s == 1) memcpy(r + lo, src + lo + kj - p, (hi - lo) * sizeof(T));
+                    else
+                        for (size_t wo = lo; wo < hi; wo++) r[wo] = src[wo * s + kj - p];
+                    for (size_t wo = hi; wo < Wo; wo++) r[wo] = 0;
                 }
             }
 }
 
-/* din (Ci, H, W) += the adjoint of im2col applied to dcol. */
-static void FN(col2im_add)(T *din, const T *dcol, const FmConvDims *d) {
-    const size_t K = d->K, s = d->stride, Ho = d->Ho, Wo = d->Wo, H = d->H, W = d->W;
-    const ptrdiff_t p = (ptrdiff_t)d->pad;
+/* din (Ci, H, W) += the adjoint of im2col applied to dcol (which is scratch: it may be changed). */
+static void FN(col2im_add)(T *din, T *dcol, const FmConvDims *d) {
+    const size_t K = d->K, s = d->stride, Ho = d->Ho, Wo = d->Wo, H = d->H, W = d->W, p = d->pad;
+    if (FN(is_same)(d)) {
+        /* as in im2col: zero the wrapped-around columns of dcol, then one contiguous add per row block */
+        for (size_t ci = 0; ci < d->Ci; ci++)
+            for (size_t ki = 0; ki < K; ki++)
+                for (size_t kj = 0; kj < K; kj++) {
+                    T *row = dcol + ((ci * K + ki) * K + kj) * H * W;
+                    T *plane = din + ci * H * W;
+                    const size_t h0 = ki < p ? p - ki : 0, h1 = H + p - ki < H ? H + p - ki : H;
+                    const size_t lo = kj < p ? p - kj : 0, hi = W + p - kj < W ? W + p - kj : W;
+                    if (h1 <= h0) continue;
+                    for (size_t h = h0; h < h1; h++) {
+                        for (size_t w = 0; w < lo; w++) row[h * W + w] = 0;
+                        for (size_t w = hi; w < W; w++) row[h * W + w] = 0;
+                    }
+                    const size_t first = h0 * W + lo, n = (h1 - 1) * W + hi - first;
+                    T *dst = plane + (h0 + ki - p) * W + lo + kj - p;
+                    const T *src = row + first;
+                    #pragma omp simd
+                    for (size_t k = 0; k < n; k++) dst[k] += src[k];
+                }
+        return;
+    }
     for (size_t ci = 0; ci < d->Ci; ci++)
         for (size_t ki = 0; ki < K; ki++)
             for (size_t kj = 0; kj < K; kj++) {
                 const T *row = dcol + ((ci * K + ki) * K + kj) * Ho * Wo;
                 T *plane = din + ci * H * W;
+                size_t lo, hi;
+                FN(valid_cols)(&lo, &hi, kj, d);
                 for (size_t ho = 0; ho < Ho; ho++) {
-                    const ptrdiff_t hi = (ptrdiff_t)(ho * s + ki) - p;
-                    if (hi < 0 || hi >= (ptrdiff_t)H) continue;
-                    T *dst = plane + (size_t)hi * W;
+                    const size_t hs = ho * s + ki;
+                    if (hs < p || hs - p >= H) continue;
+                    T *dst = plane + (hs - p) * W;
                     const T *r = row + ho * Wo;
-                    for (size_t wo = 0; wo < Wo; wo++) {
-                        const ptrdiff_t wi = (ptrdiff_t)(wo * s + kj) - p;
-                        if (wi >= 0 && wi < (ptrdiff_t)W) dst[wi] += r[wo];
+                    if (s == 1) {
+                        T *dd = dst + lo + kj - p;
+                        const T *rr = r + lo;
+                        #pragma omp simd
+                        for (size_t k = 0; k < hi - lo; k++) dd[k] += rr[k];
+                    } else {
+                        for (size_t wo = lo; wo < hi; wo++) dst[wo * s + kj - p] += r[wo];
                     }
                 }
             }
@@ -130,68 +196,70 @@ void FN(fm_groupnorm_forward)(T *out, T *mean, T *rstd, const T *in, const T *ga
     for (size_t ng = 0; ng < B * G; ng++) {
         const T *x = in + ng * len;
         T *y = out + ng * len;
+        /* two passes (mean, then the centred second moment), accumulated in double */
         double s = 0, v = 0;
+        #pragma omp simd reduction(+ : s)
         for (size_t k = 0; k < len; k++) s += (double)x[k];
         const double mu = s / (double)len;
+        #pragma omp simd reduction(+ : v)
         for (size_t k = 0; k < len; k++) v += ((double)x[k] - mu) * ((double)x[k] - mu);
         const double r = 1.0 / sqrt(v / (double)len + eps);
         mean[ng] = (T)mu;
         rstd[ng] = (T)r;
         const size_t c0 = (ng % G) * Cg;
         for (size_t c = 0; c < Cg; c++) {
-            const T a = (T)r * gamma[c0 + c], bb = beta[c0 + c] - (T)mu * a;
-            for (size_t k = 0; k < HW; k++) y[c * HW + k] = x[c * HW + k] * a + bb;
+            const T a = (T)(r * (double)gamma[c0 + c]), bb = (T)((double)beta[c0 + c] - mu * r * (double)gamma[c0 + c]);
+            const T *xc = x + c * HW;
+            T *yc = y + c * HW;
+            #pragma omp simd
+            for (size_t k = 0; k < HW; k++) yc[k] = xc[k] * a + bb;
         }
     }
 }
 
 /* With xhat = (x - mean) rstd and dxhat = dout gamma, over each group:
  *   din += rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)),
- *   dgamma[c] += sum dout xhat,  dbeta[c] += sum dout  (sums over samples and pixels). */
+ *   dgamma[c] += sum dout xhat,  dbeta[c] += sum dout  (sums over samples and pixels).
+ * One pass gathers the per-sample, per-channel sums S1 = sum dout, S2 = sum dout xhat (into
+ * work, 2 B C values), which give both the means above and dgamma, dbeta; a second writes din. */
 void FN(fm_groupnorm_backward)(T *din, T *dgamma, T *dbeta, const T *dout, const T *in, const T *mean, const T *rstd,
-                               const T *gamma, size_t B, size_t C, size_t HW, size_t G) {
+                               const T *gamma, T *work, size_t B, size_t C, size_t HW, size_t G) {
     const size_t Cg = C / G, len = Cg * HW;
-    if (din) {
-        #pragma omp parallel for schedule(static) if (B * C * HW > 65536)
-        for (size_t ng = 0; ng < B * G; ng++) {
-            const T *x = in + ng * len, *g = dout + ng * len;
-            T *dx = din + ng * len;
-            const double mu = (double)mean[ng], r = (double)rstd[ng];
-            const size_t c0 = (ng % G) * Cg;
-            double sa = 0, sb = 0;
-            for (size_t c = 0; c < Cg; c++)
-                for (size_t k = 0; k < HW; k++) {
-                    const double dxh = (double)g[c * HW + k] * (double)gamma[c0 + c];
-                    sa += dxh;
-                    sb += dxh * ((double)x[c * HW + k] - mu) * r;
-                }
-            const T a = (T)(sa / (double)len), bm = (T)(sb / (double)len), rr = (T)r, m = (T)mu;
-            for (size_t c = 0; c < Cg; c++) {
-                const T gm = gamma[c0 + c];
-                for (size_t k = 0; k < HW; k++) {
-                    const T xh = (x[c * HW + k] - m) * rr;
-                    dx[c * HW + k] += rr * (g[c * HW + k] * gm - a - xh * bm);
-                }
+    T *S1 = work, *S2 = work + B * C;
+    #pragma omp parallel for schedule(static) if (B * C * HW > 65536)
+    for (size_t ng = 0; ng < B * G; ng++) {
+        const T *x = in + ng * len, *g = dout + ng * len;
+        const T m = mean[ng], r = rstd[ng];
+        const size_t n = ng / G, c0 = (ng % G) * Cg;
+        double sa = 0, sb = 0;
+        for (size_t c = 0; c < Cg; c++) {
+            double s1 = 0, s2 = 0;
+            const T *xc = x + c * HW, *gc = g + c * HW;
+            #pragma omp simd reduction(+ : s1, s2)
+            for (size_t k = 0; k < HW; k++) {
+                s1 += (double)gc[k];
+                s2 += (double)gc[k] * (double)((xc[k] - m) * r);
             }
+            S1[n * C + c0 + c] = (T)s1, S2[n * C + c0 + c] = (T)s2;
+            sa += (double)gamma[c0 + c] * s1;
+            sb += (double)gamma[c0 + c] * s2;
+        }
+        if (!din) continue;
+        T *dx = din + ng * len;
+        const T a = (T)(sa / (double)len), bm = (T)(sb / (double)len);
+        for (size_t c = 0; c < Cg; c++) {
+            const T gm = gamma[c0 + c] * r, am = a * r, bmr = bm * r;
+            const T *xc = x + c * HW, *gc = g + c * HW;
+            T *dxc = dx + c * HW;
+            #pragma omp simd
+            for (size_t k = 0; k < HW; k++) dxc[k] += gc[k] * gm - am - (xc[k] - m) * r * bmr;
         }
     }
-    if (dgamma || dbeta) {
-        #pragma omp parallel for schedule(static) if (B * C * HW > 65536)
+    for (size_t n = 0; n < B; n++)
         for (size_t c = 0; c < C; c++) {
-            double sg = 0, sbt = 0;
-            for (size_t n = 0; n < B; n++) {
-                const size_t ng = n * G + c / Cg;
-                const T *x = in + (n * C + c) * HW, *g = dout + (n * C + c) * HW;
-                const double mu = (double)mean[ng], r = (double)rstd[ng];
-                for (size_t k = 0; k < HW; k++) {
-                    sg += (double)g[k] * ((double)x[k] - mu) * r;
-                    sbt += (double)g[k];
-                }
-            }
-            if (dgamma) dgamma[c] += (T)sg;
-            if (dbeta) dbeta[c] += (T)sbt;
+            if (dgamma) dgamma[c] += S2[n * C + c];
+            if (dbeta) dbeta[c] += S1[n * C + c];
         }
-    }
 }
 
 void FN(fm_upsample2_forward)(T *out, const T *in, size_t B, size_t C, size_t H, size_t W) {

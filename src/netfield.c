@@ -11,6 +11,9 @@
 void fm_netfield_init(FmNetField *nf, const FmNet *net, const float *w, FmPred objective, const FmSchedule *sched,
                       size_t m) {
     memset(nf, 0, sizeof *nf);
+    const double per_row = fm_net_act_bytes(net, 2) - fm_net_act_bytes(net, 1);
+    if (per_row > 0 && per_row * (double)m > FM_NETFIELD_BUDGET)
+        m = FM_NETFIELD_BUDGET / per_row >= 1 ? (size_t)(FM_NETFIELD_BUDGET / per_row) : 1;
     nf->net = net;
     nf->w = w;
     nf->objective = objective;

@@ -282,19 +282,21 @@ double fm_unet_flops(const FmUnet *u, size_t B) {
     return f;
 }
 
-static size_t scratch_floats(const FmUnet *u, size_t threads) {
+/* The scratch shared by the ops: the largest convolution's, or GroupNorm's 2 m C sums. */
+static size_t scratch_floats(const FmUnet *u, size_t m, size_t threads) {
     size_t s = 0;
-    for (int k = 0; k < u->nops; k++)
-        if (u->ops[k].kind == FM_OP_CONV) {
-            size_t c = fm_conv_scratch(&u->ops[k].conv, threads);
-            if (c > s) s = c;
-        }
+    for (int k = 0; k < u->nops; k++) {
+        const FmOp *op = &u->ops[k];
+        size_t c = op->kind == FM_OP_CONV ? fm_conv_scratch(&op->conv, threads)
+                   : op->kind == FM_OP_GN ? 2 * m * u->bufs[op->in0].C : 0;
+        if (c > s) s = c;
+    }
     return s;
 }
 
 double fm_unet_act_bytes(const FmUnet *u, size_t m, size_t threads) {
     return 4.0 * ((double)m * (double)(u->act_floats + u->grad_floats + 2 * u->stat_floats) +
-                  (double)scratch_floats(u, threads));
+                  (double)scratch_floats(u, m, threads));
 }
 
 #define T float

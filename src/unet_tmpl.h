@@ -15,7 +15,7 @@ void FN(fm_unet_acts_init)(ACTS *a, const FmUnet *u, size_t m) {
     a->grad = ALLOC(m * u->grad_floats);
     a->mean = ALLOC(m * u->stat_floats + 1);
     a->rstd = ALLOC(m * u->stat_floats + 1);
-    a->scratch = ALLOC(scratch_floats(u, a->threads) + 1);
+    a->scratch = ALLOC(scratch_floats(u, m, a->threads) + 1);
     a->out = a->act + m * u->bufs[u->out_buf].off;
     a->dout = a->grad + m * u->bufs[u->out_buf].goff;
     a->dx = a->grad + m * u->bufs[0].goff;
@@ -87,7 +87,7 @@ void FN(fm_unet_backward)(const FmUnet *u, const T *params, T *grads, ACTS *a, s
             break;
         case FM_OP_GN:
             FN(fm_groupnorm_backward)(din[0], dw, db, dout, in, a->mean + a->m * op->stat, a->rstd + a->m * op->stat,
-                                      PW(params, op->w), B, bi->C, bi->H * bi->W, op->G);
+                                      PW(params, op->w), a->scratch, B, bi->C, bi->H * bi->W, op->G);
             break;
         case FM_OP_SILU:
             if (din[0]) FN(fm_silu_backward_add)(din[0], dout, in, B * SIZE(op->in0));

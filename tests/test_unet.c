@@ -125,7 +125,7 @@ static void test_conv(size_t Ci, size_t H, size_t W, size_t Co, size_t K, size_t
 
 typedef struct {
     size_t B, C, HW, G;
-    double *in, *gamma, *beta, *din, *dgamma, *dbeta, *mean, *rstd;
+    double *in, *gamma, *beta, *din, *dgamma, *dbeta, *mean, *rstd, *work;
 } GnCtx;
 static void gn_fwd(void *c, double *out) {
     GnCtx *x = c;
@@ -133,7 +133,8 @@ static void gn_fwd(void *c, double *out) {
 }
 static void gn_bwd(void *c, const double *g) {
     GnCtx *x = c;
-    fm_groupnorm_backward_d(x->din, x->dgamma, x->dbeta, g, x->in, x->mean, x->rstd, x->gamma, x->B, x->C, x->HW, x->G);
+    fm_groupnorm_backward_d(x->din, x->dgamma, x->dbeta, g, x->in, x->mean, x->rstd, x->gamma, x->work, x->B, x->C, x->HW,
+                            x->G);
 }
 
 static void test_groupnorm(void) {
@@ -141,6 +142,7 @@ static void test_groupnorm(void) {
     const size_t n = c.B * c.C * c.HW;
     c.in = dalloc(n), c.din = dalloc(n), c.gamma = dalloc(c.C), c.beta = dalloc(c.C);
     c.dgamma = dalloc(c.C), c.dbeta = dalloc(c.C), c.mean = dalloc(c.B * c.G), c.rstd = dalloc(c.B * c.G);
+    c.work = dalloc(2 * c.B * c.C);
     fill(c.in, n, 2), fill(c.gamma, c.C, 1), fill(c.beta, c.C, 1);
     for (size_t k = 0; k < n; k++) c.in[k] += 3; /* a mean far from 0 */
     Layer l = {{c.in, c.gamma, c.beta}, {c.din, c.dgamma, c.dbeta}, {n, c.C, c.C}, 3, n, gn_fwd, gn_bwd, &c};
@@ -162,7 +164,7 @@ static void test_groupnorm(void) {
     }
     T_CHECK(worst < 1e-12, "groupnorm output moments off by %.3g", worst);
     free(out), free(c.in), free(c.din), free(c.gamma), free(c.beta), free(c.dgamma), free(c.dbeta), free(c.mean),
-        free(c.rstd);
+        free(c.rstd), free(c.work);
 }
 
 typedef struct {
@@ -404,6 +406,9 @@ int main(void) {
     test_conv(2, 7, 5, 3, 3, 2, 1);
     test_conv(4, 3, 5, 3, 1, 1, 0);
     test_conv(2, 4, 4, 3, 3, 1, 0);
+    test_conv(2, 6, 7, 3, 5, 1, 2); /* "same" padding with a wider kernel */
+    test_conv(2, 1, 5, 2, 3, 1, 1); /* a one-row image: only the middle kernel row lands on it */
+    test_conv(2, 2, 2, 3, 3, 2, 1);
     test_groupnorm();
     test_elementwise();
     test_network();

@@ -40,9 +40,10 @@ size_t fm_conv_scratch(const FmConvDims *d, size_t threads);
     void fm_groupnorm_forward_##S(T *out, T *mean, T *rstd, const T *in, const T *gamma,          \
                                   const T *beta, size_t B, size_t C, size_t HW, size_t G,         \
                                   double eps);                                                    \
+    /* work: scratch of 2 B C values. */                                                          \
     void fm_groupnorm_backward_##S(T *din, T *dgamma, T *dbeta, const T *dout, const T *in,       \
-                                   const T *mean, const T *rstd, const T *gamma, size_t B,        \
-                                   size_t C, size_t HW, size_t G);                                \
+                                   const T *mean, const T *rstd, const T *gamma, T *work,         \
+                                   size_t B, size_t C, size_t HW, size_t G);                      \
     /* Nearest-neighbour upsampling by 2: out (B,C,2H,2W). */                                     \
     void fm_upsample2_forward_##S(T *out, const T *in, size_t B, size_t C, size_t H, size_t W);   \
     void fm_upsample2_backward_##S(T *din, const T *dout, size_t B, size_t C, size_t H, size_t W);\

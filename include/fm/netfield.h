@@ -31,7 +31,9 @@ typedef struct {
     uint64_t index0; /* global index of row 0 (rows must keep their order: fixed-grid solvers) */
 } FmNetField;
 
-/* m: rows per network evaluation (the batch; larger calls are chunked). */
+/* m: rows per network evaluation (the batch; larger calls are chunked), reduced so that the
+ * activations stay within FM_NETFIELD_BUDGET bytes (a U-Net needs megabytes per row). */
+#define FM_NETFIELD_BUDGET (512.0 * 1048576.0)
 void fm_netfield_init(FmNetField *nf, const FmNet *net, const float *w, FmPred objective, const FmSchedule *sched,
                       size_t m);
 void fm_netfield_free(FmNetField *nf);
