@@ -17,9 +17,23 @@ int fm_conv_dims(FmConvDims *d, size_t Ci, size_t H, size_t W, size_t Co, size_t
     return 0;
 }
 
+/* Stride 1 and "same" padding (2 pad = K - 1, K > 1): the output has the input's size, and the
+ * input gradient is itself such a convolution of dout (with the kernel flipped and transposed). */
+static int conv_is_same(const FmConvDims *d) { return d->stride == 1 && 2 * d->pad + 1 == d->K && d->K > 1; }
+/* A 1 x 1 convolution with stride 1 and no padding reads its input as the im2col matrix. */
+static int conv_is_pointwise(const FmConvDims *d) { return d->K == 1 && d->stride == 1 && d->pad == 0; }
+/* One thread's im2col buffer: of the input (Ci K K, Ho Wo), and for "same" convolutions also of
+ * dout (Co K K, Ho Wo). */
+static size_t conv_col_floats(const FmConvDims *d) {
+    const size_t c = conv_is_same(d) && d->Co > d->Ci ? d->Co : d->Ci;
+    return c * d->K * d->K * d->Ho * d->Wo;
+}
+/* One thread's share of the scratch: its im2col buffer and partial weight and bias gradients. */
+static size_t conv_per_thread(const FmConvDims *d) { return conv_col_floats(d) + d->Co * (d->Ci * d->K * d->K + 1); }
+
 size_t fm_conv_scratch(const FmConvDims *d, size_t threads) {
-    const size_t KK = d->Ci * d->K * d->K;
-    return threads * (KK * d->Ho * d->Wo + d->Co * (KK + 1));
+    /* and, after the threads' shares, the flipped kernel of a "same" convolution's backward */
+    return threads * conv_per_thread(d) + d->Co * d->Ci * d->K * d->K;
 }
 
 #define T float

@@ -7,9 +7,6 @@
 #define CAT(a, b) CAT_(a, b)
 #define FN(name) CAT(name, S)
 
-/* Stride 1 and "same" padding (2 pad = K - 1): the output has the input's size. */
-static inline int FN(is_same)(const FmConvDims *d) { return d->stride == 1 && 2 * d->pad + 1 == d->K && d->K > 1; }
-
 /* The output columns wo whose input column wi = wo s + kj - p lies on the image: [*lo, *hi). */
 static inline void FN(valid_cols)(size_t *lo, size_t *hi, size_t kj, const FmConvDims *d) {
     const size_t s = d->stride, p = d->pad;
@@ -24,7 +21,7 @@ static inline void FN(valid_cols)(size_t *lo, size_t *hi, size_t kj, const FmCon
  * Each output row is zeros, a (strided) copy of an input row, zeros: no test per element. */
 static void FN(im2col)(T *col, const T *in, const FmConvDims *d) {
     const size_t K = d->K, s = d->stride, Ho = d->Ho, Wo = d->Wo, H = d->H, W = d->W, p = d->pad;
-    if (FN(is_same)(d)) {
+    if (conv_is_same(d)) {
         /* stride 1, "same" padding: row (ci, ki, kj) is the plane shifted by (ki - p) W + kj - p, so the
          * rows on the image are one contiguous copy; then the columns that wrapped around are zeroed */
         for (size_t ci = 0; ci < d->Ci; ci++)
@@ -74,7 +71,7 @@ static void FN(im2col)(T *col, const T *in, const FmConvDims *d) {
 /* din (Ci, H, W) += the adjoint of im2col applied to dcol (which is scratch: it may be changed). */
 static void FN(col2im_add)(T *din, T *dcol, const FmConvDims *d) {
     const size_t K = d->K, s = d->stride, Ho = d->Ho, Wo = d->Wo, H = d->H, W = d->W, p = d->pad;
-    if (FN(is_same)(d)) {
+    if (conv_is_same(d)) {
         /* as in im2col: zero the wrapped-around columns of dcol, then one contiguous add per row block */
         for (size_t ci = 0; ci < d->Ci; ci++)
             for (size_t ki = 0; ki < K; ki++)
@@ -120,13 +117,10 @@ static void FN(col2im_add)(T *din, T *dcol, const FmConvDims *d) {
             }
 }
 
-/* A 1 x 1 convolution with stride 1 and no padding reads its input as the im2col matrix. */
-static int FN(is_pointwise)(const FmConvDims *d) { return d->K == 1 && d->stride == 1 && d->pad == 0; }
-
 void FN(fm_conv2d_forward)(T *out, const T *in, const T *w, const T *b, T *scratch, size_t B, const FmConvDims *d) {
     const size_t KK = d->Ci * d->K * d->K, N = d->Ho * d->Wo, Co = d->Co, inz = d->Ci * d->H * d->W;
-    const size_t per = KK * N + Co * (KK + 1); /* one thread's share of the scratch */
-    const int pointwise = FN(is_pointwise)(d);
+    const size_t per = conv_per_thread(d); /* one thread's share of the scratch */
+    const int pointwise = conv_is_pointwise(d);
     #pragma omp parallel for schedule(static) if (B > 1)
     for (size_t n = 0; n < B; n++) {
         T *col = scratch + (size_t)omp_get_thread_num() * per;
@@ -144,16 +138,29 @@ void FN(fm_conv2d_forward)(T *out, const T *in, const T *w, const T *b, T *scrat
 
 void FN(fm_conv2d_backward)(T *din, T *dw, T *db, const T *dout, const T *in, const T *w, T *scratch, size_t B,
                             const FmConvDims *d) {
-    const size_t KK = d->Ci * d->K * d->K, N = d->Ho * d->Wo, Co = d->Co, inz = d->Ci * d->H * d->W;
-    const size_t per = KK * N + Co * (KK + 1);
-    const int pointwise = FN(is_pointwise)(d), threads = omp_get_max_threads();
+    const size_t KK = d->Ci * d->K * d->K, N = d->Ho * d->Wo, Co = d->Co, Ci = d->Ci, inz = Ci * d->H * d->W;
+    const size_t per = conv_per_thread(d), colz = conv_col_floats(d), K = d->K;
+    const int pointwise = conv_is_pointwise(d), same = conv_is_same(d), threads = omp_get_max_threads();
     const int partial = (dw || db) && threads > 1 && B > 1; /* per-thread weight gradients, summed below */
     if (partial)
-        for (int th = 0; th < threads; th++) memset(scratch + (size_t)th * per + KK * N, 0, Co * (KK + 1) * sizeof(T));
+        for (int th = 0; th < threads; th++) memset(scratch + (size_t)th * per + colz, 0, Co * (KK + 1) * sizeof(T));
+    /* "same" convolutions: din = conv(dout, wf) with wf (Ci, Co K K) the kernel transposed and flipped,
+     * wf[ci][(co K + ki) K + kj] = w[co][(ci K + K-1-ki) K + K-1-kj]: one GEMM with inner dimension
+     * Co K K adds it into din, instead of a GEMM of inner dimension Co and a col2im */
+    T *wf = scratch + (size_t)threads * per;
+    FmConvDims dt = *d;
+    if (din && same) {
+        dt.Ci = Co, dt.Co = Ci;
+        for (size_t ci = 0; ci < Ci; ci++)
+            for (size_t co = 0; co < Co; co++)
+                for (size_t ki = 0; ki < K; ki++)
+                    for (size_t kj = 0; kj < K; kj++)
+                        wf[ci * Co * K * K + (co * K + ki) * K + kj] = w[co * KK + (ci * K + K - 1 - ki) * K + K - 1 - kj];
+    }
     #pragma omp parallel for schedule(static) if (B > 1)
     for (size_t n = 0; n < B; n++) {
         T *col = scratch + (size_t)omp_get_thread_num() * per;
-        T *pdw = partial ? col + KK * N : dw, *pdb = partial ? col + KK * N + Co * KK : db;
+        T *pdw = partial ? col + colz : dw, *pdb = partial ? col + colz + Co * KK : db;
         const T *x = in + n * inz, *g = dout + n * Co * N;
         if (dw) {
             if (!pointwise) FN(im2col)(col, x, d);
@@ -167,7 +174,11 @@ void FN(fm_conv2d_backward)(T *din, T *dw, T *db, const T *dout, const T *in, co
                 for (size_t k = 0; k < N; k++) s += g[c * N + k];
                 pdb[c] += s;
             }
-        if (din) {
+        if (din && same) {
+            FN(im2col)(col, g, &dt); /* (Co K K, N) */
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Ci, (int)N, (int)(Co * K * K), 1, wf, (int)(Co * K * K),
+                 col, (int)N, 1, din + n * inz, (int)N);
+        } else if (din) {
             /* dcol (KK, N) = w^T (KK, Co) . g (Co, N); a pointwise conv adds it to din directly */
             T *dx = din + n * inz;
             GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)KK, (int)N, (int)Co, 1, w, (int)KK, g, (int)N,
@@ -179,7 +190,7 @@ void FN(fm_conv2d_backward)(T *din, T *dw, T *db, const T *dout, const T *in, co
         #pragma omp parallel for schedule(static) if (Co * KK > 16384)
         for (size_t k = 0; k < Co * (KK + 1); k++) {
             T s = 0;
-            for (int th = 0; th < threads; th++) s += scratch[(size_t)th * per + KK * N + k];
+            for (int th = 0; th < threads; th++) s += scratch[(size_t)th * per + colz + k];
             if (k < Co * KK) {
                 if (dw) dw[k] += s;
             } else if (db) {
