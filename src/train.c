@@ -340,8 +340,8 @@ int fm_train_main(int argc, char **argv) {
         printf("fmtrain %s (build: gcc %s %s; %s)\n", FM_VERSION, __VERSION__, FM_BUILD_FLAGS, blas);
         char arch[256];
         fm_net_describe(&tr.su.net, arch, sizeof arch);
-        printf("model %s; %zu parameters, %.1f MB of activations per micro-batch\n", arch, NP,
-               fm_net_act_bytes(&tr.su.net, tr.m) / 1e6);
+        printf("model %s; %zu parameters, %.3g GFLOP per sample (forward + backward), %.1f MB of activations per "
+               "micro-batch\n", arch, NP, fm_net_flops(&tr.su.net, 1) / 1e9, fm_net_act_bytes(&tr.su.net, tr.m) / 1e6);
         printf("ranks %d, threads/rank %d, micro-batch %zu x %zu per rank per step\n", P, omp_get_max_threads(), tr.m,
                tr.nmicro);
         printf("t in [0, %g]\n--- configuration ---\n%s---\n", tr.su.t_max, tr.config_text);

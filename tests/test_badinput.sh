@@ -211,6 +211,18 @@ expect_error data_label_count      "/labels"        2 train "${DTINY[@]}" --data
 expect_error data_label_range      "label 5"        2 train "${DTINY[@]}" --data-file img_labels_k.h5 --out dm
 expect_error data_hflip_array      hflip            2 train "${DTINY[@]}" --data-file arr_ok.h5 --hflip --out dm
 expect_error data_dequantize_toy   dequantize       2 train "${DTINY[@]}" --dequantize --out dm
+# the U-Net: images only, shapes it can halve, groups that divide the channels, well-formed --mult
+UT=(--model unet --channels 4 --blocks 1 --groups 2 --batch 4 --steps 2 --warmup 0)
+expect_error unet_toy_data         "image data set" 2 train "${UT[@]}" --data moons --out du
+expect_error unet_float_data       "/data"          2 train "${UT[@]}" --data-file arr_ok.h5 --out du
+expect_error unet_levels_5x5       "not divisible"  2 train "${UT[@]}" --data-file img_other.h5 --mult 1,2 --out du
+expect_error unet_levels_4x4       "not divisible"  2 train "${UT[@]}" --data-file img_ok.h5 --mult 1,1,1,1 --out du
+expect_error unet_groups           "--groups 3"     2 train "${UT[@]}" --data-file img_ok.h5 --mult 1,2 --groups 3 --out du
+expect_error unet_mult_malformed   "--mult"         2 train "${UT[@]}" --data-file img_ok.h5 --mult 1,,2 --out du
+expect_error unet_mult_zero        "--mult"         2 train "${UT[@]}" --data-file img_ok.h5 --mult 0 --out du
+expect_error unet_mult_levels      "at most 6"      2 train "${UT[@]}" --data-file img_ok.h5 --mult 1,1,1,1,1,1,1 --out du
+expect_error unet_model_unknown    "convnet"        2 train "${UT[@]}" --data-file img_ok.h5 --model convnet --out du
+expect_error unet_channels_zero    channels         2 train "${UT[@]}" --data-file img_ok.h5 --channels 0 --out du
 if $MPIRUN -np 2 "$FMTRAIN" train "${DTINY[@]}" --data-file img_ok.h5 --out dimg >dimg.out 2>&1; then
     expect_error data_shape_mismatch  parameters    2 train "${DTINY[@]}" --data-file img_other.h5 --steps 4 --out dimg --resume
 else

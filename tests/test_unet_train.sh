@@ -109,7 +109,7 @@ PY
 
 # activations are allocated once for the micro-batch: linear in it (a fixed scratch aside), and the
 # process's peak memory follows
-act() { sed -n 's/.*parameters, \([0-9.]*\) MB of activations per micro-batch.*/\1/p' "$1"; }
+act() { sed -n 's/.*, \([0-9.]*\) MB of activations per micro-batch.*/\1/p' "$1"; }
 peak() { sed -n 's/^memory (rank 0): peak \([0-9.]*\) MB.*/\1/p' "$1"; }
 for mb in 2 8 32; do
     $MPIRUN -np 1 "$FMTRAIN" train "${NET[@]}" --batch 32 --micro-batch $mb --steps 2 --out m$mb >m$mb.out 2>&1 ||
