@@ -1,9 +1,10 @@
-/* bench.c - `fmtrain bench`: the BLAS and compute ceilings of one MLP configuration.
+/* bench.c - `fmtrain bench`: the BLAS and compute ceilings of one model configuration.
  *
- * For the model given by --data-dim/--width/--depth/--temb and --batch rows per step, on the
+ * For the model given by --model and its options and --batch rows per step, on the
  * calling process (OMP_NUM_THREADS threads; under mpirun only rank 0 reports):
  *   gemm     the sgemm rate over exactly the GEMMs of one training step (same shapes, same
- *            transpose flags and leading dimensions as layers_tmpl.h): the ceiling a step
+ *            transpose flags and leading dimensions as layers_tmpl.h and conv_tmpl.h, the U-Net's
+ *            per sample on each thread as in training): the ceiling a step
  *            built on these GEMMs can reach;
  *   square   the sgemm rate at M = N = K = 1024, for reference;
  *   compute  the step without data, random draws or MPI: forward, loss, backward, clipping,
@@ -12,6 +13,7 @@
  * Lines "bench KEY VALUE" are for scripts/bench.py; FLOPs are GEMM FLOPs (2 per multiply-add). */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
+#include <omp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,43 +23,54 @@
 #include "fm/common.h"
 #include "fm/dist.h"
 #include "fm/layers.h"
-#include "fm/model.h"
+#include "fm/net.h"
 #include "fm/optim.h"
 #include "fm/rng.h"
 
 typedef struct {
-    long D, width, depth, temb, batch;
+    char model[16], image[32], mult[64];
+    long D, width, depth, temb, channels, blocks, groups, batch;
     double seconds;
 } BenchConfig;
 
 #define F(field) offsetof(BenchConfig, field)
+#define STR(field) FM_OPT_STRING, F(field), sizeof(((BenchConfig *)0)->field)
 static const FmOption OPTS[] = {
-    {"data-dim", FM_OPT_INT, F(D), 0, "2", 1, 1e6, 0, "data dimension D (2 for the toy sets, 784 for 28x28 images)"},
-    {"width", FM_OPT_INT, F(width), 0, "256", 1, 65536, 0, "hidden width of the MLP"},
-    {"depth", FM_OPT_INT, F(depth), 0, "3", 1, 31, 0, "number of hidden layers"},
+    {"model", STR(model), "mlp", 0, 0, 0, "mlp or unet"},
+    {"data-dim", FM_OPT_INT, F(D), 0, "2", 1, 1e6, 0, "mlp: data dimension D (2 for the toy sets, 784 for 28x28 images)"},
+    {"width", FM_OPT_INT, F(width), 0, "256", 1, 65536, 0, "mlp: hidden width"},
+    {"depth", FM_OPT_INT, F(depth), 0, "3", 1, 31, 0, "mlp: number of hidden layers"},
+    {"image", STR(image), "1,28,28", 0, 0, 0, "unet: image shape C,H,W"},
+    {"channels", FM_OPT_INT, F(channels), 0, "32", 1, 4096, 0, "unet: base channels"},
+    {"mult", STR(mult), "1,2,2", 0, 0, 0, "unet: channel multiplier per level"},
+    {"blocks", FM_OPT_INT, F(blocks), 0, "2", 1, 8, 0, "unet: residual blocks per level"},
+    {"groups", FM_OPT_INT, F(groups), 0, "8", 1, 4096, 0, "unet: GroupNorm groups"},
     {"temb", FM_OPT_INT, F(temb), 0, "32", 2, 4096, 0, "time-embedding width (even)"},
     {"batch", FM_OPT_INT, F(batch), 0, "256", 1, 1e7, 0, "rows per step"},
     {"seconds", FM_OPT_DOUBLE, F(seconds), 0, "3", 0.1, 3600, 0, "measuring time per figure"},
 };
 #undef F
+#undef STR
 static const FmOptTable BENCH_OPTS = {
     "bench",
-    "Measure the sgemm rate at the GEMM shapes of one training step of an MLP, and the step's\n"
-    "compute alone (no data, no MPI): fmtrain bench --data-dim 2 --width 256 --depth 3 --batch 256",
+    "Measure the sgemm rate at the GEMM shapes of one training step of a model, and the step's\n"
+    "compute alone (no data, no MPI): fmtrain bench --data-dim 2 --width 256 --depth 3 --batch 256,\n"
+    "fmtrain bench --model unet --image 1,28,28 --channels 32 --mult 1,2,2 --batch 32",
     OPTS, sizeof OPTS / sizeof OPTS[0]};
 
 typedef struct {
-    const FmMlp *net;
+    const FmNet *net;
     size_t B;
     float *params, *grads, *m, *v, *ema, *x, *t, *target;
-    float *A, *Bm, *C; /* GEMM operands, large enough for every shape */
-    FmMlpActs_f acts;
+    float *A, *Bm, *C; /* GEMM operands, large enough for every shape (per thread for the U-Net) */
+    size_t big;        /* floats in each of them per thread */
+    FmNetActs acts;
     long step;
 } Bench;
 
-/* The GEMMs of one step (forward, then dW and dX per layer), as layers_tmpl.h issues them. */
-static void gemm_step(Bench *b) {
-    const FmMlp *n = b->net;
+/* The MLP's GEMMs of one step (forward, then dW and dX per layer), as layers_tmpl.h issues them. */
+static void gemm_step_mlp(Bench *b) {
+    const FmMlp *n = &b->net->mlp;
     const int B = (int)b->B;
     for (size_t l = 0; l <= n->L; l++) {
         int NI = (int)(l ? n->H : n->D + n->E), NO = (int)(l < n->L ? n->H : n->D);
@@ -67,6 +80,39 @@ static void gemm_step(Bench *b) {
     }
 }
 
+/* The U-Net's convolution GEMMs of one step, as conv_tmpl.h issues them: per sample (spread over
+ * the threads) the forward, the weight gradient and the input gradient (a "same" convolution's as
+ * a GEMM of inner dimension Co K K, the others' as dcol = w^T dout); the small linear layers of
+ * the time embedding are left out (their FLOPs are, too, in the GFLOP/s this is compared with:
+ * under 0.1 %). */
+static void gemm_step_unet(Bench *b) {
+    const FmUnet *u = &b->net->unet;
+    for (int k = 0; k < u->nops; k++) {
+        const FmOp *op = &u->ops[k];
+        if (op->kind != FM_OP_CONV) continue;
+        const FmConvDims *d = &op->conv;
+        const int Co = (int)d->Co, Ci = (int)d->Ci, KK = (int)(d->Ci * d->K * d->K), N = (int)(d->Ho * d->Wo);
+        const int KKo = (int)(d->Co * d->K * d->K), same = d->stride == 1 && 2 * d->pad + 1 == d->K && d->K > 1;
+        const int need_dx = op->in0 != 0;
+        #pragma omp parallel for schedule(static) if (b->B > 1)
+        for (size_t n = 0; n < b->B; n++) {
+            const size_t o = (size_t)omp_get_thread_num() * b->big;
+            float *A = b->A + o, *Bm = b->Bm + o, *C = b->C + o;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, N, KK, 1, A, KK, Bm, N, 1, C, N);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, KK, N, 1, A, N, Bm, N, 1, C, KK);
+            if (need_dx && same)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Ci, N, KKo, 1, A, KKo, Bm, N, 1, C, N);
+            else if (need_dx)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, KK, N, Co, 1, A, KK, Bm, N, 0, C, N);
+        }
+    }
+}
+
+static void gemm_step(Bench *b) {
+    if (b->net->kind == FM_MODEL_MLP) gemm_step_mlp(b);
+    else gemm_step_unet(b);
+}
+
 static void gemm_square(Bench *b) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1024, 1024, 1024, 1, b->A, 1024, b->Bm, 1024, 0, b->C,
                 1024);
@@ -74,18 +120,39 @@ static void gemm_square(Bench *b) {
 
 /* The training step's compute, as train.c runs it (clip 1, AdamW defaults, EMA 0.999). */
 static void compute_step(Bench *b) {
-    const FmMlp *n = b->net;
-    const size_t NP = n->table.total;
+    const FmNet *n = b->net;
+    const FmParamTable *tab = fm_net_table(n);
+    const size_t NP = tab->total;
     const double scale = 1.0 / ((double)b->B * (double)n->D);
     memset(b->grads, 0, NP * sizeof(float));
-    fm_mlp_forward_f(n, b->params, &b->acts, b->x, b->t, b->B);
+    fm_net_forward(n, b->params, &b->acts, b->x, b->t, b->B);
     fm_sqerr_f(b->acts.dout, b->acts.out, b->target, b->B * n->D, scale);
-    fm_mlp_backward_f(n, b->params, b->grads, &b->acts, b->B);
+    fm_net_backward(n, b->params, b->grads, &b->acts, b->B);
     double g = fm_norm(b->grads, NP);
     const FmAdamW adam = {0.9, 0.999, 1e-8, 0};
     b->step++;
-    fm_adamw_ema_step(b->params, b->m, b->v, b->ema, b->grads, g > 1.0 ? 1.0 / g : 1.0, &n->table, &adam, 1e-4,
-                      b->step, 0.999);
+    fm_adamw_ema_step(b->params, b->m, b->v, b->ema, b->grads, g > 1.0 ? 1.0 / g : 1.0, tab, &adam, 1e-4, b->step,
+                      0.999);
+}
+
+/* The network the options describe. 0 or -1 (fm_err_set). */
+static int bench_net(FmNet *net, const BenchConfig *c) {
+    memset(net, 0, sizeof *net);
+    if (!strcmp(c->model, "mlp")) {
+        net->kind = FM_MODEL_MLP;
+        if (fm_mlp_init(&net->mlp, (size_t)c->D, (size_t)c->temb, (size_t)c->width, (size_t)c->depth)) return -1;
+        net->D = net->mlp.D;
+        return 0;
+    }
+    if (strcmp(c->model, "unet")) return fm_err_set("unknown --model '%s' (known: mlp, unet)", c->model);
+    FmUnetShape sh = {.ch = (size_t)c->channels, .blocks = (size_t)c->blocks, .groups = (size_t)c->groups,
+                      .E = (size_t)c->temb};
+    if (sscanf(c->image, "%zu,%zu,%zu", &sh.C, &sh.H, &sh.W) != 3)
+        return fm_err_set("--image '%s': expected C,H,W, e.g. 1,28,28", c->image);
+    net->kind = FM_MODEL_UNET;
+    if (fm_unet_parse_mult(sh.mult, &sh.levels, c->mult) || fm_unet_init(&net->unet, &sh)) return -1;
+    net->D = net->unet.D;
+    return 0;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -123,40 +190,57 @@ int fm_bench_main(int argc, char **argv) {
         if (fm_dist_rank() == 0) fm_opts_help(&BENCH_OPTS, stdout);
         return FM_EXIT_OK;
     }
-    FmMlp net;
-    if (!rc) rc = fm_mlp_init(&net, (size_t)cfg.D, (size_t)cfg.temb, (size_t)cfg.width, (size_t)cfg.depth);
-    if (fm_dist_agree(rc)) return FM_EXIT_USAGE;
+    FmNet *net = fm_calloc(1, sizeof *net);
+    if (!rc) rc = bench_net(net, &cfg);
+    if (fm_dist_agree(rc)) return free(net), FM_EXIT_USAGE;
 
-    Bench b = {.net = &net, .B = (size_t)cfg.batch};
-    const size_t NP = net.table.total, B = b.B, D = net.D;
-    size_t big = 1024 * 1024, widest = net.H > D + net.E ? net.H : D + net.E;
-    if (B * widest > big) big = B * widest;
-    if (widest * widest > big) big = widest * widest;
+    Bench b = {.net = net, .B = (size_t)cfg.batch};
+    const size_t NP = fm_net_table(net)->total, B = b.B, D = net->D;
+    const size_t threads = (size_t)omp_get_max_threads();
+    size_t big = 1024 * 1024;
+    if (net->kind == FM_MODEL_MLP) {
+        const size_t widest = net->mlp.H > D + net->mlp.E ? net->mlp.H : D + net->mlp.E;
+        if (B * widest > big) big = B * widest;
+        if (widest * widest > big) big = widest * widest;
+    } else {
+        for (int k = 0; k < net->unet.nops; k++) {
+            const FmConvDims *d = &net->unet.ops[k].conv;
+            if (net->unet.ops[k].kind != FM_OP_CONV) continue;
+            const size_t c = (d->Ci > d->Co ? d->Ci : d->Co) * d->K * d->K * (d->Ho * d->Wo > d->H * d->W ? d->Ho * d->Wo : d->H * d->W);
+            if (c > big) big = c;
+        }
+    }
+    const size_t per = net->kind == FM_MODEL_MLP ? 1 : threads; /* the U-Net's GEMMs run per thread */
+    b.big = big;
     b.params = fm_malloc_floats(NP), b.grads = fm_malloc_floats(NP), b.m = fm_malloc_floats(NP);
     b.v = fm_malloc_floats(NP), b.ema = fm_malloc_floats(NP);
     b.x = fm_malloc_floats(B * D), b.t = fm_malloc_floats(B), b.target = fm_malloc_floats(B * D);
-    b.A = fm_malloc_floats(big), b.Bm = fm_malloc_floats(big), b.C = fm_malloc_floats(big);
-    fm_mlp_init_params(&net, b.params, 1);
+    b.A = fm_malloc_floats(big * per), b.Bm = fm_malloc_floats(big * per), b.C = fm_malloc_floats(big * per);
+    fm_net_init_params(net, b.params, 1);
     memcpy(b.ema, b.params, NP * sizeof(float));
-    fm_mlp_acts_init_f(&b.acts, &net, B);
+    fm_net_acts_init(&b.acts, net, B);
     FmStream s;
     fm_stream_init(&s, 1, 0, 0, FM_RNG_NOISE);
     for (size_t i = 0; i < B * D; i++) b.x[i] = (float)fm_stream_normal(&s), b.target[i] = (float)fm_stream_normal(&s);
     for (size_t i = 0; i < B; i++) b.t[i] = (float)fm_stream_uniform(&s);
-    for (size_t i = 0; i < big; i++) b.A[i] = (float)(fm_stream_uniform(&s) - 0.5), b.Bm[i] = (float)(fm_stream_uniform(&s) - 0.5);
+    for (size_t i = 0; i < big * per; i++)
+        b.A[i] = (float)(fm_stream_uniform(&s) - 0.5), b.Bm[i] = (float)(fm_stream_uniform(&s) - 0.5);
 
-    const double flops = fm_mlp_flops(&net, B), sq = 2.0 * 1024 * 1024 * 1024;
+    const double flops = fm_net_flops(net, B), sq = 2.0 * 1024 * 1024 * 1024;
     const double g = rate(gemm_step, &b, cfg.seconds), q = rate(gemm_square, &b, cfg.seconds);
     const double c = rate(compute_step, &b, cfg.seconds);
     if (fm_dist_rank() == 0) {
-        printf("model: D %ld, width %ld, depth %ld, temb %ld: %zu parameters; batch %zu: %.4g GEMM FLOPs per step\n",
-               cfg.D, cfg.width, cfg.depth, cfg.temb, NP, B, flops);
+        char arch[256];
+        fm_net_describe(net, arch, sizeof arch);
+        printf("model %s: %zu parameters; batch %zu: %.4g GEMM FLOPs per step\n", arch, NP, B, flops);
         printf("bench params %zu\nbench flops_per_step %.6g\n", NP, flops);
         printf("bench gemm_gflops %.3f\nbench square_gflops %.3f\n", g * flops / 1e9, q * sq / 1e9);
         printf("bench compute_steps_per_s %.3f\nbench compute_gflops %.3f\n", c, c * flops / 1e9);
+        printf("bench act_mb %.3f\n", fm_net_act_bytes(net, B) / 1e6);
     }
     free(b.params), free(b.grads), free(b.m), free(b.v), free(b.ema), free(b.x), free(b.t), free(b.target);
     free(b.A), free(b.Bm), free(b.C);
-    fm_mlp_acts_free_f(&b.acts);
+    fm_net_acts_free(&b.acts);
+    free(net);
     return FM_EXIT_OK;
 }

@@ -117,7 +117,8 @@ static void FN(col2im_add)(T *din, T *dcol, const FmConvDims *d) {
             }
 }
 
-void FN(fm_conv2d_forward)(T *out, const T *in, const T *w, const T *b, T *scratch, size_t B, const FmConvDims *d) {
+void FN(fm_conv2d_forward)(T *out, const T *in, const T *w, const T *b, T *scratch, size_t B, const FmConvDims *d,
+                           int accumulate) {
     const size_t KK = d->Ci * d->K * d->K, N = d->Ho * d->Wo, Co = d->Co, inz = d->Ci * d->H * d->W;
     const size_t per = conv_per_thread(d); /* one thread's share of the scratch */
     const int pointwise = conv_is_pointwise(d);
@@ -127,12 +128,15 @@ void FN(fm_conv2d_forward)(T *out, const T *in, const T *w, const T *b, T *scrat
         const T *x = in + n * inz;
         T *y = out + n * Co * N;
         if (!pointwise) FN(im2col)(col, x, d);
-        if (b)
+        if (b && accumulate)
+            for (size_t c = 0; c < Co; c++)
+                for (size_t k = 0; k < N; k++) y[c * N + k] += b[c];
+        else if (b)
             for (size_t c = 0; c < Co; c++)
                 for (size_t k = 0; k < N; k++) y[c * N + k] = b[c];
         /* y (Co, N) (+)= w (Co, KK) . col (KK, N) */
         GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Co, (int)N, (int)KK, 1, w, (int)KK,
-             pointwise ? x : col, (int)N, b ? 1 : 0, y, (int)N);
+             pointwise ? x : col, (int)N, b || accumulate ? 1 : 0, y, (int)N);
     }
 }
 

@@ -115,6 +115,14 @@ static int simple(Builder *bd, FmOpKind kind, int a, int b, size_t C, size_t H, 
     return add_op(bd, (FmOp){.kind = kind, .in0 = a, .in1 = b, .out = new_buf(bd, C, H, W), .w = -1, .b = -1});
 }
 
+/* out = a (+) b written over a: a new buffer name for a's memory. a must have no other reader. */
+static int in_place(Builder *bd, FmOpKind kind, int a, int b) {
+    int o = new_buf(bd, 0, 0, 0);
+    if (o < 0) return -1;
+    bd->u->bufs[o] = (FmBuf){BUF(a).C, BUF(a).H, BUF(a).W, BUF(a).off, (size_t)-1};
+    return add_op(bd, (FmOp){.kind = kind, .in0 = a, .in1 = b, .out = o, .w = -1, .b = -1, .inplace = 1});
+}
+
 static int silu(Builder *bd, int in) { return bd->err ? -1 : simple(bd, FM_OP_SILU, in, -1, BUF(in).C, BUF(in).H, BUF(in).W); }
 
 static int linear(Builder *bd, int in, size_t NO, const char *name) {
@@ -138,7 +146,7 @@ static int resblock(Builder *bd, int x, size_t Co, int s, const char *name) {
     snprintf(p, sizeof p, "%s.temb", name);
     int e = linear(bd, s, Co, p);
     if (bd->err) return -1;
-    h = simple(bd, FM_OP_ADDCH, h, e, Co, BUF(h).H, BUF(h).W);
+    h = in_place(bd, FM_OP_ADDCH, h, e);
     snprintf(p, sizeof p, "%s.norm2", name);
     h = silu(bd, norm(bd, h, p));
     snprintf(p, sizeof p, "%s.conv2", name);
@@ -149,7 +157,7 @@ static int resblock(Builder *bd, int x, size_t Co, int s, const char *name) {
         sk = conv(bd, x, Co, 1, 1, p);
     }
     if (bd->err) return -1;
-    return simple(bd, FM_OP_ADD, sk, h, Co, BUF(h).H, BUF(h).W);
+    return in_place(bd, FM_OP_ADD, h, sk);
 }
 
 /* Gradient buffers: walking the ops backwards, the gradient of buffer i is live from its last
@@ -166,6 +174,11 @@ static void share_gradients(FmUnet *u) {
         for (int j = 0; j < 3; j++) {
             const int b = need[j];
             if (b < 0 || b == 1 || slot_of[b] >= 0 || (j > 0 && u->last_use[b] != k)) continue;
+            if (j == 1 && op->inplace) { /* in0's gradient is out's: the slot passes on */
+                slot_of[b] = slot_of[op->out];
+                u->bufs[b].goff = u->bufs[op->out].goff;
+                continue;
+            }
             const size_t n = u->bufs[b].C * u->bufs[b].H * u->bufs[b].W;
             int best = -1;
             for (int s = 0; s < nslots; s++)
@@ -180,7 +193,7 @@ static void share_gradients(FmUnet *u) {
             slot_of[b] = best;
             u->bufs[b].goff = off[best];
         }
-        if (op->out != 0 && slot_of[op->out] >= 0) busy[slot_of[op->out]] = 0;
+        if (!op->inplace && slot_of[op->out] >= 0) busy[slot_of[op->out]] = 0;
     }
 }
 
@@ -243,11 +256,16 @@ int fm_unet_init(FmUnet *u, const FmUnetShape *sh) {
     h = conv(bd, h, u->C, 3, 1, "conv_out");
     if (bd->err) return -1;
     u->out_buf = h;
+    int readers[FM_UNET_MAX_BUFS] = {0};
     for (int i = 0; i < u->nbufs; i++) u->last_use[i] = -1;
     for (int k = 0; k < u->nops; k++) {
         u->last_use[u->ops[k].in0] = k;
-        if (u->ops[k].in1 >= 0) u->last_use[u->ops[k].in1] = k;
+        readers[u->ops[k].in0]++;
+        if (u->ops[k].in1 >= 0) u->last_use[u->ops[k].in1] = k, readers[u->ops[k].in1]++;
     }
+    for (int k = 0; k < u->nops; k++) /* what overwriting in place relies on */
+        FM_CHECK(!u->ops[k].inplace || readers[u->ops[k].in0] == 1, "unet: in-place op %d on a buffer read %d times", k,
+                 readers[u->ops[k].in0]);
     share_gradients(u);
     return 0;
 }

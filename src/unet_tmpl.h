@@ -45,7 +45,7 @@ void FN(fm_unet_forward)(const FmUnet *u, const T *params, ACTS *a, const T *x, 
         const T *in = ACT(op->in0);
         switch (op->kind) {
         case FM_OP_CONV:
-            FN(fm_conv2d_forward)(out, in, PW(params, op->w), PW(params, op->b), a->scratch, B, &op->conv);
+            FN(fm_conv2d_forward)(out, in, PW(params, op->w), PW(params, op->b), a->scratch, B, &op->conv, 0);
             break;
         case FM_OP_GN:
             FN(fm_groupnorm_forward)(out, a->mean + a->m * op->stat, a->rstd + a->m * op->stat, in, PW(params, op->w),
@@ -75,7 +75,7 @@ void FN(fm_unet_backward)(const FmUnet *u, const T *params, T *grads, ACTS *a, s
         const int ins[2] = {op->in0, op->in1};
         for (int j = 0; j < 2; j++) {
             const int b = ins[j];
-            if (b < 0 || b == 1 || (b == 0 && !need_dx)) continue;
+            if (b < 0 || b == 1 || (b == 0 && !need_dx) || (j == 0 && op->inplace)) continue; /* in place: dout is it */
             din[j] = GRAD(b);
             if (u->last_use[b] == k) memset(din[j], 0, B * SIZE(b) * sizeof(T));
         }

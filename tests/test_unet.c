@@ -83,7 +83,7 @@ typedef struct {
 } ConvCtx;
 static void conv_fwd(void *c, double *out) {
     ConvCtx *x = c;
-    fm_conv2d_forward_d(out, x->in, x->w, x->b, x->scratch, x->B, &x->d);
+    fm_conv2d_forward_d(out, x->in, x->w, x->b, x->scratch, x->B, &x->d, 0);
 }
 static void conv_bwd(void *c, const double *g) {
     ConvCtx *x = c;

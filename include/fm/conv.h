@@ -28,9 +28,10 @@ size_t fm_conv_scratch(const FmConvDims *d, size_t threads);
 
 #define FM_DECLARE_CONV(T, S)                                                                     \
     /* out (B,Co,Ho,Wo) = conv(in (B,Ci,H,W), w (Co, Ci K K)) + b (Co) (b may be NULL), by im2col \
-     * and one GEMM per sample; samples are spread over the OpenMP threads. */                   \
+     * and one GEMM per sample; samples are spread over the OpenMP threads. With accumulate, out  \
+     * += the same (a residual or a per-channel vector already in out is added to, in one pass). */\
     void fm_conv2d_forward_##S(T *out, const T *in, const T *w, const T *b, T *scratch, size_t B,  \
-                               const FmConvDims *d);                                              \
+                               const FmConvDims *d, int accumulate);                              \
     /* dw += dL/dw, db += dL/db, din += dL/din (each may be NULL), from dout (B,Co,Ho,Wo). */    \
     void fm_conv2d_backward_##S(T *din, T *dw, T *db, const T *dout, const T *in, const T *w,     \
                                 T *scratch, size_t B, const FmConvDims *d);                       \
@@ -47,7 +48,8 @@ size_t fm_conv_scratch(const FmConvDims *d, size_t threads);
     /* Nearest-neighbour upsampling by 2: out (B,C,2H,2W). */                                     \
     void fm_upsample2_forward_##S(T *out, const T *in, size_t B, size_t C, size_t H, size_t W);   \
     void fm_upsample2_backward_##S(T *din, const T *dout, size_t B, size_t C, size_t H, size_t W);\
-    /* out (B,C,HW) = in + v[b][c] (a per-sample vector added to every pixel of its channel). */ \
+    /* out (B,C,HW) = in + v[b][c] (a per-sample vector added to every pixel of its channel);    \
+     * out may be in. */                                                                          \
     void fm_addch_forward_##S(T *out, const T *in, const T *v, size_t B, size_t C, size_t HW);    \
     void fm_addch_backward_##S(T *din, T *dv, const T *dout, size_t B, size_t C, size_t HW);      \
     /* Channel concatenation: out (B, Ca + Cb, HW) = [a (B,Ca,HW), b (B,Cb,HW)]. */               \
@@ -55,7 +57,7 @@ size_t fm_conv_scratch(const FmConvDims *d, size_t threads);
                                size_t HW);                                                        \
     void fm_concat_backward_##S(T *da, T *db, const T *dout, size_t B, size_t Ca, size_t Cb,      \
                                 size_t HW);                                                       \
-    /* out = a + b over n values; backward: da += dout, db += dout. */                            \
+    /* out = a + b over n values (out may be a); backward: da += dout, db += dout. */              \
     void fm_add_forward_##S(T *out, const T *a, const T *b, size_t n);                            \
     void fm_add_backward_##S(T *da, T *db, const T *dout, size_t n);
 

@@ -15,8 +15,9 @@
  * H and W must be divisible by 2^(L-1). All convolutions have biases; GroupNorm eps = 1e-5.
  *
  * The network is a list of ops over numbered buffers, built once (fm_unet_init); forward runs
- * the list, backward runs it in reverse. Every buffer (one per op output) is kept for backward;
- * gradient buffers are shared between buffers whose gradients are never live at once (a liveness
+ * the list, backward runs it in reverse. Every buffer (one per op output) is kept for backward,
+ * except that the time embedding and the residual are added in place onto the convolution outputs
+ * they follow (whose only reader they are, and which no backward needs); gradient buffers are shared between buffers whose gradients are never live at once (a liveness
  * pass at init), so gradient memory is the largest live set, not the sum. Buffer 0 is the input
  * x, buffer 1 the sinusoidal embedding of t. Parameters live in the one table/buffer (model.h).
  */
@@ -39,6 +40,7 @@ typedef struct {
     FmOpKind kind;
     int in0, in1, out; /* buffers; in1 = -1 if unused */
     int w, b;          /* parameter tensors: conv/linear weight and bias, GroupNorm gamma and beta */
+    int inplace;       /* out is in0's memory (and its gradient in0's): ADDCH and ADD onto a conv output */
     FmConvDims conv;   /* FM_OP_CONV */
     size_t G, stat;    /* FM_OP_GN: groups; offset of its (mean, rstd) per sample in the stats arrays */
 } FmOp;
