@@ -14,7 +14,7 @@ The machine may be shared and noisy: every figure is a median, and the compariso
 of figures measured minutes apart in the same run. Writes the table to stdout and every figure
 to OUT/bench.json.
 
-usage: bench.py [--fmtrain build/fmtrain] [--out runs/bench] [--seconds 4] [--quick]
+usage: bench.py [--fmtrain build/fmtrain] [--out runs/bench] [--seconds 4] [--quick] [--only NAME]
 """
 import argparse
 import json
@@ -30,22 +30,25 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 FMNIST = os.path.join(ROOT, "data", "fashion-mnist-train.h5")
 
-CONFIGS = [  # name, D, width, depth, batch
+CONFIGS = [  # name, D, width, depth, batch (the U-Net: D = 784, width = channels, depth = blocks)
     ("toy MLP w64", 2, 64, 3, 256),
     ("toy MLP w256", 2, 256, 3, 256),
     ("image MLP w1024", 784, 1024, 3, 128),
+    ("U-Net c32 28x28", 784, 32, 2, 32),
 ]
 TEMB = 32
+UNET_ARGS = ["--mult", "1,2,2", "--groups", "8"]  # with --channels WIDTH --blocks DEPTH
+UNET_SAMPLE_BATCH = 32
 
 
-def flops_per_step(D, H, L, B, E=TEMB):
-    """GEMM FLOPs of one forward + backward (as fm_mlp_flops): 2 per multiply-add."""
-    f = 0.0
-    for layer in range(L + 1):
-        n_in = H if layer else D + E
-        n_out = H if layer < L else D
-        f += 2.0 * B * n_in * n_out * (3 if layer else 2)
-    return f
+def is_unet(name):
+    return name.startswith("U-Net")
+
+
+def model_args(name, H, L):
+    if is_unet(name):
+        return ["--model", "unet", "--channels", str(H), "--blocks", str(L), "--temb", str(TEMB)] + UNET_ARGS
+    return ["--width", str(H), "--depth", str(L), "--temb", str(TEMB)]
 
 
 def run(cmd, env=None, check=True):
@@ -72,18 +75,18 @@ def data_args(D):
     return ["--data-file", FMNIST, "--data-cache-mb", "128"]  # the whole set in memory, like the peer
 
 
-def fm_bench(fm, D, H, L, B, threads, seconds):
-    out = run(mpirun(1, threads) + [fm, "bench", "--data-dim", str(D), "--width", str(H), "--depth", str(L),
-                                     "--temb", str(TEMB), "--batch", str(B), "--seconds", str(seconds)],
-              env=mpi_env(threads))
+def fm_bench(fm, name, D, H, L, B, threads, seconds):
+    shape = ["--image", "1,28,28"] if is_unet(name) else ["--data-dim", str(D)]
+    out = run(mpirun(1, threads) + [fm, "bench"] + shape + model_args(name, H, L) +
+              ["--batch", str(B), "--seconds", str(seconds)], env=mpi_env(threads))
     return {k: float(v) for k, v in re.findall(r"^bench (\S+) (\S+)$", out, re.M)}
 
 
-def fm_train(fm, D, H, L, B, threads, np_, steps, outdir):
+def fm_train(fm, name, D, H, L, B, threads, np_, steps, outdir):
     shutil.rmtree(outdir, ignore_errors=True)
     every = max(1, steps // 10)
-    out = run(mpirun(np_, threads) + [fm, "train"] + data_args(D) +
-              ["--width", str(H), "--depth", str(L), "--temb", str(TEMB), "--batch", str(B * np_),
+    out = run(mpirun(np_, threads) + [fm, "train"] + data_args(D) + model_args(name, H, L) +
+              ["--batch", str(B * np_),
                "--steps", str(steps), "--log-every", str(every), "--ckpt-every", str(steps), "--warmup", "0",
                "--out", outdir], env=mpi_env(threads))
     rates = [float(x) for x in re.findall(r"\| (\d+) samples/s \|", out)][1:]  # the first interval warms up
@@ -97,21 +100,23 @@ def fm_train(fm, D, H, L, B, threads, np_, steps, outdir):
             "analytic_mb": float(mem.group(4)), "allreduce_pct": float(comm.group(1))}
 
 
-def fm_sample(fm, outdir, threads, n, steps):
+def fm_sample(fm, outdir, threads, n, steps, batch):
     rates = []
     for rep in range(3):
         out = run(mpirun(1, threads) + [fm, "sample", "--ckpt", outdir, "--n", str(n), "--steps", str(steps),
                                          "--solver", "euler", "--reference", "0", "--traj-n", "0",
+                                         "--batch", str(batch),
                                          "--out", os.path.join(outdir, f"samples{rep}.h5")], env=mpi_env(threads))
         m = re.search(r"NFE ([\d.]+) .*, ([\d.]+) s\n", out)
         rates.append(n * float(m.group(1)) / float(m.group(2)))
     return statistics.median(rates)
 
 
-def torch_peer(D, H, L, B, threads, seconds, sample_n, sample_steps):
+def torch_peer(D, H, L, B, threads, seconds, sample_n, sample_steps, sample_batch, probe=None):
     cmd = [sys.executable, os.path.join(HERE, "bench_torch.py"), "--D", str(D), "--width", str(H), "--depth", str(L),
            "--temb", str(TEMB), "--batch", str(B), "--threads", str(threads), "--seconds", str(seconds),
-           "--sample-n", str(sample_n), "--sample-steps", str(sample_steps), "--json"]
+           "--sample-n", str(sample_n), "--sample-steps", str(sample_steps), "--sample-batch", str(sample_batch),
+           "--json"] + (["--unet", probe] if probe else [])
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"bench: the PyTorch peer failed:\n{r.stderr[-2000:]}")
@@ -124,6 +129,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "runs", "bench"))
     ap.add_argument("--seconds", type=float, default=4.0, help="measuring time per figure and implementation")
     ap.add_argument("--quick", action="store_true", help="1 s per figure (a smoke test, not a measurement)")
+    ap.add_argument("--only", help="only the configurations whose name contains this text (e.g. U-Net)")
     a = ap.parse_args()
     seconds = 1.0 if a.quick else a.seconds
     fm = os.path.abspath(a.fmtrain)
@@ -136,42 +142,54 @@ def main():
         have_torch = False
         print("bench: python3-torch is not installed: the PyTorch columns are skipped "
               "(apt-get install python3-torch, or make bench, which installs it)")
-    configs = [c for c in CONFIGS if c[1] == 2 or os.path.exists(FMNIST)]
-    if len(configs) < len(CONFIGS):
-        print(f"bench: {FMNIST} is missing (make data): the image MLP is skipped")
+    wanted = [c for c in CONFIGS if not a.only or a.only in c[0]]
+    configs = [c for c in wanted if c[1] == 2 or os.path.exists(FMNIST)]
+    if len(configs) < len(wanted):
+        print(f"bench: {FMNIST} is missing (make data): the image models are skipped")
     os.makedirs(a.out, exist_ok=True)
     rows, scaling = [], []
     t_start = time.time()
     for name, D, H, L, B in configs:
-        flops = flops_per_step(D, H, L, B)
+        unet = is_unet(name)
+        probe = None
+        if unet:  # the PyTorch peer builds the U-Net from a probe file: fmtrain's network and weights
+            pdir = os.path.join(a.out, "unet-probe")
+            shutil.rmtree(pdir, ignore_errors=True)
+            run(mpirun(1, 1) + [fm, "train"] + data_args(D) + model_args(name, H, L) +
+                ["--batch", str(B), "--steps", "1", "--out", pdir], env=mpi_env(1))
+            probe = os.path.join(a.out, "unet-probe.h5")
+            run(mpirun(1, 1) + [fm, "probe", "--ckpt", pdir, "--out", probe], env=mpi_env(1))
+        flops = None
         for threads in (1, 2):
-            b = fm_bench(fm, D, H, L, B, threads, seconds)
-            steps = max(50, int(b["compute_steps_per_s"] * seconds * 1.2))
-            rundir = os.path.join(a.out, f"run-{D}-{H}-{threads}")
-            t = fm_train(fm, D, H, L, B, threads, 1, steps, rundir)
-            sample_n = 4096
-            sample_steps = 20 if D == 2 else 10
-            s = fm_sample(fm, rundir, threads, sample_n, sample_steps)
+            b = fm_bench(fm, name, D, H, L, B, threads, seconds)
+            flops = b["flops_per_step"]
+            steps = max(12 if unet else 50, int(b["compute_steps_per_s"] * seconds * 1.2))
+            rundir = os.path.join(a.out, f"run-{D}-{H}-{threads}{'-unet' if unet else ''}")
+            t = fm_train(fm, name, D, H, L, B, threads, 1, steps, rundir)
+            sample_n = 64 if unet else 4096
+            sample_steps = 4 if unet else 20 if D == 2 else 10
+            sample_batch = UNET_SAMPLE_BATCH if unet else 1024
+            s = fm_sample(fm, rundir, threads, sample_n, sample_steps, sample_batch)
             row = {"config": name, "D": D, "width": H, "depth": L, "batch": B, "threads": threads,
                    "flops_per_step": flops, "fm": dict(t, gflops=t["steps_per_s"] * flops / 1e9,
                                                         gemm_gflops=b["gemm_gflops"], square_gflops=b["square_gflops"],
                                                         compute_steps_per_s=b["compute_steps_per_s"],
                                                         sample_evals_per_s=s)}
             if have_torch:
-                row["torch"] = torch_peer(D, H, L, B, threads, seconds, sample_n, sample_steps)
+                row["torch"] = torch_peer(D, H, L, B, threads, seconds, sample_n, sample_steps, sample_batch, probe)
             rows.append(row)
             print(f"  measured {name}, {threads} thread(s)", file=sys.stderr)
         # weak scaling at 1 thread per rank: 1 rank (batch B) vs 2 ranks (batch 2B)
-        steps = max(50, int(rows[-2]["fm"]["steps_per_s"] * seconds * 1.2))
-        one = fm_train(fm, D, H, L, B, 1, 1, steps, os.path.join(a.out, "weak1"))
-        two = fm_train(fm, D, H, L, B, 1, 2, steps, os.path.join(a.out, "weak2"))
+        steps = max(12 if unet else 50, int(rows[-2]["fm"]["steps_per_s"] * seconds * 1.2))
+        one = fm_train(fm, name, D, H, L, B, 1, 1, steps, os.path.join(a.out, "weak1"))
+        two = fm_train(fm, name, D, H, L, B, 1, 2, steps, os.path.join(a.out, "weak2"))
         scaling.append({"config": name, "one": one, "two": two, "efficiency": two["steps_per_s"] / one["steps_per_s"]})
 
     def ratio(x, y):
         return f"{x / y:5.2f}x" if y else "   -  "
 
     print(f"\nfmtrain vs PyTorch {rows[0].get('torch', {}).get('torch_version', '(not installed)')}: "
-          f"one rank, medians, {seconds:g} s per figure; GEMM FLOPs counted analytically")
+          f"one rank, medians, {seconds:g} s per figure; GEMM FLOPs counted analytically (fm_net_flops)")
     hdr = (f"{'config':16} {'thr':>3} | {'steps/s':>8} {'samples/s':>10} {'GFLOP/s':>7} {'%sgemm':>6} "
            f"{'evals/s':>9} {'mem MB':>7} {'analytic':>8} | {'torch st/s':>10} {'GFLOP/s':>7} {'evals/s':>9} "
            f"{'mem MB':>7} | {'steps':>6} {'sampling':>8}")

@@ -75,6 +75,10 @@ def parse_args(argv):
     p.add_argument("--seconds", type=float, default=5.0, help="approximate duration of the timed training intervals")
     p.add_argument("--intervals", type=int, default=7, help="timed intervals (>= 5)")
     p.add_argument("--warmup", type=int, default=20, help="untimed warm-up steps (>= 20)")
+    p.add_argument("--unet", metavar="PROBE", help="benchmark fmtrain's U-Net instead of the MLP: the network "
+                   "(architecture, tensor table, weights) of an `fmtrain probe` file, built by scripts/unet_torch.py; "
+                   "data: Fashion-MNIST images")
+    p.add_argument("--sample-batch", type=int, default=SAMPLE_BATCH, help="rows per network evaluation when sampling")
     p.add_argument("--sample-n", type=int, default=4096, help="points integrated by the sampler")
     p.add_argument("--sample-steps", type=int, default=20, help="Euler steps from t = 0 to 1")
     p.add_argument("--sample-seconds", type=float, default=1.5, help="approximate duration of the sampling measurement")
@@ -184,6 +188,8 @@ def main(argv=None):
         fix_blas_core()  # may execute the script again, before torch (and OpenBLAS) load
     # h5py (and HDF5) is loaded before the baseline, as fmtrain's baseline holds its HDF5 library
     h5py = None
+    if args.unet:
+        args.D = 784
     if args.D == 784 and os.path.exists(FASHION):
         try:
             import h5py  # noqa: F401
@@ -267,14 +273,31 @@ def main(argv=None):
             return data.index_select(0, torch.randint(N, (n,)))
 
     # --- model, optimizer, EMA ------------------------------------------------------------------
-    model = FmMlp()
-    params = list(model.parameters())
-    nparams = param_count(D, E, H, L)
-    assert nparams == sum(p.numel() for p in params), "parameter count differs from fmtrain's formula"
-    ema_model = FmMlp()
-    ema_model.load_state_dict(model.state_dict())
-    ema_model.requires_grad_(False)
-    ema_params = list(ema_model.parameters())
+    if args.unet:
+        sys.path.insert(0, os.path.join(ROOT, "scripts"))
+        import unet_torch
+        net, unet_shape = unet_torch.load_probe_net(args.unet, torch.float32)
+        if int(math.prod(unet_shape)) != D:
+            raise SystemExit("bench_torch: the U-Net of %s takes %s images, not %d values" % (args.unet, unet_shape, D))
+        params = [p.requires_grad_(True) for p in net.p.values()]
+        ema_net, _ = unet_torch.load_probe_net(args.unet, torch.float32)
+        ema_params = list(ema_net.p.values())
+        nparams = sum(p.numel() for p in params)
+
+        def model(x, t):
+            return net(x.view(-1, *unet_shape), t).reshape(x.shape[0], -1)
+
+        def ema_model(x, t):
+            return ema_net(x.view(-1, *unet_shape), t).reshape(x.shape[0], -1)
+    else:
+        model = FmMlp()
+        params = list(model.parameters())
+        nparams = param_count(D, E, H, L)
+        assert nparams == sum(p.numel() for p in params), "parameter count differs from fmtrain's formula"
+        ema_model = FmMlp()
+        ema_model.load_state_dict(model.state_dict())
+        ema_model.requires_grad_(False)
+        ema_params = list(ema_model.parameters())
     # AdamW without weight decay is Adam's update; torch.optim.Adam skips the decay term instead of
     # multiplying every parameter by 1.0 as 1.13's AdamW does
     opt = torch.optim.Adam(params, lr=args.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
@@ -360,8 +383,8 @@ def main(argv=None):
         while True:
             x = torch.randn(args.sample_n, D)
             for k in range(args.sample_steps):
-                for i in range(0, args.sample_n, SAMPLE_BATCH):
-                    xb = x[i:i + SAMPLE_BATCH]
+                for i in range(0, args.sample_n, args.sample_batch):
+                    xb = x[i:i + args.sample_batch]
                     tb = torch.full((xb.shape[0],), k * dt)
                     xb.add_(ema_model(xb, tb), alpha=dt)
                     yield xb.shape[0]
@@ -383,7 +406,7 @@ def main(argv=None):
     sample_evals_per_s = statistics.median(sample_rates)
 
     peak = maxrss_bytes()
-    flops = mlp_flops(D, E, H, L, B)
+    flops = unet_torch.flops(net, B) if args.unet else mlp_flops(D, E, H, L, B)
     res = {
         "impl": "pytorch",
         "torch_version": torch.__version__,
@@ -392,6 +415,7 @@ def main(argv=None):
         "loadavg_start": load0,
         "loadavg_end": os.getloadavg()[0],
         "D": D,
+        "model": "unet" if args.unet else "mlp",
         "width": H,
         "depth": L,
         "temb": E,
@@ -434,8 +458,12 @@ def main(argv=None):
           "on %d CPUs" % (torch.__version__, args.threads, blas, load0, res["loadavg_end"], os.cpu_count()))
     print("optim  Adam = AdamW with weight decay 0, foreach=%s%s; clip %s" %
           (adam_foreach, how, args.clip_impl))
-    print("model  D %d, width %d, depth %d, temb %d (scale %g): %d parameters; batch %d; %.3g GFLOP/step" %
-          (D, H, L, E, TEMB_SCALE, nparams, B, flops / 1e9))
+    if args.unet:
+        print("model  fmtrain's U-Net of %s (%s images): %d parameters; batch %d; %.3g GFLOP/step" %
+              (args.unet, "x".join(map(str, unet_shape)), nparams, B, flops / 1e9))
+    else:
+        print("model  D %d, width %d, depth %d, temb %d (scale %g): %d parameters; batch %d; %.3g GFLOP/step" %
+              (D, H, L, E, TEMB_SCALE, nparams, B, flops / 1e9))
     print("data   %s" % data_source)
     print("train  %.1f steps/s (median of %d x %d steps; min %.1f, max %.1f) = %.0f samples/s, %.2f GFLOP/s" %
           (steps_per_s, args.intervals, n_int, min(rates), max(rates), steps_per_s * B, res["gflops"]))
@@ -443,7 +471,8 @@ def main(argv=None):
           (res["loss_first"], res["loss_last"], state["step"]))
     print("sample %.3g network evaluations/s (rows x evaluations / s; Euler, %d points x %d steps, batches of "
           "%d, median of %d groups; one run = %d evaluations)" %
-          (sample_evals_per_s, args.sample_n, args.sample_steps, SAMPLE_BATCH, groups, args.sample_n * args.sample_steps))
+          (sample_evals_per_s, args.sample_n, args.sample_steps, args.sample_batch, groups,
+           args.sample_n * args.sample_steps))
     print("memory peak %.1f MB over the baseline %.1f MB (%.1f MB after training, before sampling; the data "
           "tensor is %.1f MB of it)" % ((peak - rss0) / 1e6, rss0 / 1e6, (peak_train - rss0) / 1e6, data_bytes / 1e6))
     return 0

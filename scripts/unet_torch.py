@@ -89,35 +89,93 @@ class Net:
         return h
 
 
+def load_probe(path):
+    """(configuration, image shape, tensor table, probe datasets) of an `fmtrain probe` file."""
+    with h5py.File(path, "r") as f:
+        text = f.attrs["config"]
+        cfg = stored_config(text.decode() if isinstance(text, bytes) else text)
+        shape = tuple(int(v) for v in f["image_shape"][...])
+        names = f.attrs["tensor_names"]
+        names = (names.decode() if isinstance(names, bytes) else names).split()
+        table = dict(zip(names, f["tensor_table"][...].reshape(-1, 4).tolist()))
+        data = {k: f[k][...] for k in ("x", "t", "target", "out", "grads", "params")}
+        data["loss"] = float(f.attrs["loss"])
+    if cfg["model"] != "unet":
+        sys.exit(f"{path}: model is '{cfg['model']}', not unet")
+    return cfg, shape, table, data
+
+
+def tensors(table, params, dt):
+    """fmtrain's flat buffer as named torch tensors: linear weights (NO, NI); conv weights
+    (Co, Ci K K) -> (Co, Ci, K, K), K = 1 for the skips, else 3."""
+    p = {}
+    for name, (off, rows, cols, _decay) in table.items():
+        v = torch.tensor(params[off:off + rows * cols].astype(np.float64), dtype=dt)
+        if name.endswith(".weight") and (name.startswith("temb.") or ".temb." in name):
+            v = v.reshape(rows, cols)
+        elif name.endswith(".weight") and cols > 1:
+            K = 1 if name.endswith(".skip.weight") else 3
+            v = v.reshape(rows, cols // (K * K), K, K)
+        p[name] = v
+    return p
+
+
+def load_probe_net(path, dt):
+    """The probe's network with its weights, in dtype dt; and the image shape."""
+    cfg, shape, table, data = load_probe(path)
+    return Net(cfg, shape, tensors(table, data["params"], dt)), shape
+
+
+def flops(net, B):
+    """GEMM-equivalent FLOPs of one forward + backward pass for B samples, counted as fmtrain does
+    (fm_unet_flops: 2 per multiply-add; forward, weight and input gradients, no input gradient
+    for the layers reading x or the time embedding)."""
+    f = 0.0
+    for name, (co, kk, n) in conv_sizes(net).items():
+        f += 2.0 * B * co * kk * n * (2 if name in ("conv_in", "temb.0") else 3)
+    return f
+
+
+def conv_sizes(net):
+    """{layer: (outputs, inputs per output, output pixels)} of every convolution and linear layer."""
+    out = {}
+    L = len(net.mult)
+    res = [(net.H >> l, net.W >> l) for l in range(L)]
+    for name, v in net.p.items():
+        if not name.endswith(".weight") or v.dim() < 2:
+            continue
+        layer = name[:-len(".weight")]
+        if v.dim() == 2:
+            out[layer] = (v.shape[0], v.shape[1], 1)
+            continue
+        part = layer.split(".")
+        if part[0] in ("conv_in", "conv_out"):
+            l = 0
+        elif part[0] in ("enc", "dec"):
+            l = int(part[1])
+        elif part[0] == "down":
+            l = int(part[1]) + 1
+        elif part[0] == "up":
+            l = int(part[1]) - 1
+        else:  # mid
+            l = L - 1
+        h, w = res[l]
+        out[layer] = (v.shape[0], v.shape[1] * v.shape[2] * v.shape[3], h * w)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("probe")
     ap.add_argument("--tol", type=float, default=1e-4)
     a = ap.parse_args()
     torch.set_num_threads(1)
-    with h5py.File(a.probe, "r") as f:
-        cfg = stored_config(f.attrs["config"].decode() if isinstance(f.attrs["config"], bytes) else f.attrs["config"])
-        shape = tuple(int(v) for v in f["image_shape"][...])
-        names = f.attrs["tensor_names"]
-        names = (names.decode() if isinstance(names, bytes) else names).split()
-        table = dict(zip(names, f["tensor_table"][...].reshape(-1, 4).tolist()))
-        x, t, target = f["x"][...], f["t"][...], f["target"][...]
-        out_fm, grads_fm, params = f["out"][...], f["grads"][...], f["params"][...]
-        loss_fm = float(f.attrs["loss"])
-    if cfg["model"] != "unet":
-        sys.exit(f"{a.probe}: model is '{cfg['model']}', not unet")
+    cfg, shape, table, d = load_probe(a.probe)
+    x, t, target, out_fm, grads_fm, loss_fm = d["x"], d["t"], d["target"], d["out"], d["grads"], d["loss"]
     dt = torch.float64
-    # linear weights (NO, NI); conv weights (Co, Ci K K) -> (Co, Ci, K, K), K = 1 for the skips, else 3
-    p = {}
-    for name, (off, rows, cols, _decay) in table.items():
-        v = torch.tensor(params[off:off + rows * cols].astype(np.float64), dtype=dt)
-        p[name] = v
-        if name.endswith(".weight") and (name.startswith("temb.") or ".temb." in name):
-            p[name] = v.reshape(rows, cols)
-        elif name.endswith(".weight") and cols > 1:
-            K = 1 if name.endswith(".skip.weight") else 3
-            p[name] = v.reshape(rows, cols // (K * K), K, K)
-        p[name].requires_grad_(True)
+    p = tensors(table, d["params"], dt)
+    for v in p.values():
+        v.requires_grad_(True)
     net = Net(cfg, shape, p)
     n = x.shape[0]
     xt = torch.tensor(x.astype(np.float64), dtype=dt).reshape(n, *shape)
