@@ -36,9 +36,9 @@ BIN     := $(BUILD)/fmtrain
 # Packages a fresh Debian 12 machine lacks (apt-get names).
 DEB_PKGS := build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools \
             libopenblas-openmp-dev librandom123-dev libinih-dev python3-h5py python3-numpy \
-            python3-matplotlib dataset-fashion-mnist procps
+            python3-matplotlib dataset-fashion-mnist procps slurmctld slurmd slurm-client munge
 
-.PHONY: all deps test demo install clean san help data bench fuzz fuzz-check
+.PHONY: all deps test test-slurm demo install clean san help data bench fuzz fuzz-check
 
 all: $(BIN) $(TEST_BIN) $(REPLAY_BIN)
 
@@ -46,6 +46,7 @@ help:
 	@echo "make deps      install missing Debian packages (idempotent; needs root)"
 	@echo "make           build $(BIN) and the tests"
 	@echo "make test      build and run the test suite (ends with 'N passed, N failed')"
+	@echo "make test-slurm deps + build + the job scripts under a real one-node Slurm (tests/test_slurm.sh, under a minute; also in make test)"
 	@echo "make demo      deps + build + a 2-rank training on 'moons', samples and PNG plots"
 	@echo "make san       AddressSanitizer+UBSan build of everything into build-san/ and run the tests"
 	@echo "make bench     fmtrain vs PyTorch (installs python3-torch if missing): throughput, GFLOP/s, memory, scaling"
@@ -102,6 +103,13 @@ $(BUILD)/obj $(BUILD)/tests:
 
 test: all
 	BUILD=$(BUILD) PYTHON=$(PYTHON) bash tests/run.sh
+
+# The job scripts under a real one-node Slurm (slurmctld, slurmd, slurm-client and munge come
+# with `make deps`), alone and with its output; `make test` runs it too. Environment as tests/run.sh's.
+test-slurm: deps
+	$(MAKE) all
+	FMTRAIN=$(CURDIR)/$(BIN) PYTHON=$(PYTHON) MPIRUN="mpirun --oversubscribe --timeout 240" OMP_NUM_THREADS=1 \
+	  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 bash tests/test_slurm.sh
 
 san:
 	$(MAKE) SAN=1 test
