@@ -36,7 +36,7 @@ BIN     := $(BUILD)/fmtrain
 # Packages a fresh Debian 12 machine lacks (apt-get names).
 DEB_PKGS := build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools \
             libopenblas-openmp-dev librandom123-dev libinih-dev python3-h5py python3-numpy \
-            python3-matplotlib dataset-fashion-mnist procps slurmctld slurmd slurm-client munge
+            python3-matplotlib dataset-fashion-mnist procps slurmctld slurmd slurm-client munge python3-torch
 
 .PHONY: all deps test test-slurm demo install clean san help data bench fuzz fuzz-check
 

@@ -6,7 +6,8 @@
 For every ckpt-SSSSSSSS.h5 (the .tmp files are incomplete by definition and ignored):
 it opens, is an fmtrain checkpoint whose `step` matches its name, and holds params, adam_m,
 adam_v and ema of `param_count` finite float32 values. latest.h5, if present, must point to
-the newest of them, and log.h5, if present, must be readable with columns of equal length.
+the newest of them (or the one before: a crash between committing a checkpoint and replacing the
+link), and log.h5, if present, must be readable with columns of equal length.
 With --same-as, the newest checkpoints of DIR and REF must also be at the same step and
 hold bit-identical params, adam_m, adam_v and ema, and the logs the same step, loss, lr and
 grad_norm columns (a resumed run's log has no gap and no repeated rows).
@@ -48,9 +49,13 @@ def check(d):
     if os.path.lexists(latest):
         if not ckpts:
             return "latest.h5 exists but there is no checkpoint"
+        # the link is replaced just after a checkpoint is committed (renamed into place): a crash
+        # in between leaves it on the one before, which is complete too; readers that need the
+        # newest (--resume, sample) scan the directory, and a resumed run repairs the link
         target = os.path.realpath(latest)
-        if target != os.path.realpath(ckpts[-1]):
-            return f"latest.h5 points to {target}, the newest checkpoint is {ckpts[-1]}"
+        ok = [os.path.realpath(p) for p in ckpts[-2:]]
+        if target not in ok:
+            return f"latest.h5 points to {target}, the newest checkpoints are {ckpts[-2:]}"
     log = os.path.join(d, "log.h5")
     if os.path.exists(log):
         try:
