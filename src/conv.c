@@ -22,14 +22,28 @@ int fm_conv_dims(FmConvDims *d, size_t Ci, size_t H, size_t W, size_t Co, size_t
 static int conv_is_same(const FmConvDims *d) { return d->stride == 1 && 2 * d->pad + 1 == d->K && d->K > 1; }
 /* A 1 x 1 convolution with stride 1 and no padding reads its input as the im2col matrix. */
 static int conv_is_pointwise(const FmConvDims *d) { return d->K == 1 && d->stride == 1 && d->pad == 0; }
-/* One thread's im2col buffer: of the input (Ci K K, Ho Wo), and for "same" convolutions also of
- * dout (Co K K, Ho Wo). */
+/* Samples whose GEMMs run side by side: enough for about CONV_MIN_COLS columns (1 for pointwise
+ * convolutions, which read their input in place). */
+#define CONV_MIN_COLS 1024
+static size_t conv_group(const FmConvDims *d) {
+    const size_t N = d->Ho * d->Wo;
+    return conv_is_pointwise(d) || N >= CONV_MIN_COLS ? 1 : (CONV_MIN_COLS + N - 1) / N;
+}
+/* One thread's im2col buffer for a group: of the input (Ci K K, g Ho Wo), and for "same"
+ * convolutions also of dout (Co K K, g Ho Wo). */
 static size_t conv_col_floats(const FmConvDims *d) {
     const size_t c = conv_is_same(d) && d->Co > d->Ci ? d->Co : d->Ci;
-    return c * d->K * d->K * d->Ho * d->Wo;
+    return c * d->K * d->K * conv_group(d) * d->Ho * d->Wo;
 }
-/* One thread's share of the scratch: its im2col buffer and partial weight and bias gradients. */
-static size_t conv_per_thread(const FmConvDims *d) { return conv_col_floats(d) + d->Co * (d->Ci * d->K * d->K + 1); }
+/* One thread's buffer for a group's output or output gradient (max(Ci, Co), g Ho Wo). */
+static size_t conv_tmp_floats(const FmConvDims *d) {
+    return conv_group(d) > 1 ? (d->Ci > d->Co ? d->Ci : d->Co) * conv_group(d) * d->Ho * d->Wo : 0;
+}
+/* One thread's share of the scratch: im2col and output buffers, partial weight and bias gradients.
+ */
+static size_t conv_per_thread(const FmConvDims *d) {
+    return conv_col_floats(d) + conv_tmp_floats(d) + d->Co * (d->Ci * d->K * d->K + 1);
+}
 
 size_t fm_conv_scratch(const FmConvDims *d, size_t threads) {
     /* and, after the threads' shares, the flipped kernel of a "same" convolution's backward */

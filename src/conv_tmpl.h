@@ -17,9 +17,9 @@ static inline void FN(valid_cols)(size_t *lo, size_t *hi, size_t kj, const FmCon
     if (*lo > *hi) *lo = *hi;
 }
 
-/* col (Ci K K, Ho Wo): row (ci K + ki) K + kj holds in[ci][ho s - p + ki][wo s - p + kj] (0 off the image).
+/* col (Ci K K, Ho Wo) with row stride ldc (>= Ho Wo): row (ci K + ki) K + kj holds in[ci][ho s - p + ki][wo s - p + kj] (0 off the image).
  * Each output row is zeros, a (strided) copy of an input row, zeros: no test per element. */
-static void FN(im2col)(T *col, const T *in, const FmConvDims *d) {
+static void FN(im2col)(T *col, size_t ldc, const T *in, const FmConvDims *d) {
     const size_t K = d->K, s = d->stride, Ho = d->Ho, Wo = d->Wo, H = d->H, W = d->W, p = d->pad;
     if (conv_is_same(d)) {
         /* stride 1, "same" padding: row (ci, ki, kj) is the plane shifted by (ki - p) W + kj - p, so the
@@ -27,7 +27,7 @@ static void FN(im2col)(T *col, const T *in, const FmConvDims *d) {
         for (size_t ci = 0; ci < d->Ci; ci++)
             for (size_t ki = 0; ki < K; ki++)
                 for (size_t kj = 0; kj < K; kj++) {
-                    T *row = col + ((ci * K + ki) * K + kj) * H * W;
+                    T *row = col + ((ci * K + ki) * K + kj) * ldc;
                     const T *plane = in + ci * H * W;
                     const size_t h0 = ki < p ? p - ki : 0, h1 = H + p - ki < H ? H + p - ki : H; /* rows [h0, h1) */
                     const size_t lo = kj < p ? p - kj : 0, hi = W + p - kj < W ? W + p - kj : W; /* cols [lo, hi) */
@@ -47,7 +47,7 @@ static void FN(im2col)(T *col, const T *in, const FmConvDims *d) {
     for (size_t ci = 0; ci < d->Ci; ci++)
         for (size_t ki = 0; ki < K; ki++)
             for (size_t kj = 0; kj < K; kj++) {
-                T *row = col + ((ci * K + ki) * K + kj) * Ho * Wo;
+                T *row = col + ((ci * K + ki) * K + kj) * ldc;
                 const T *plane = in + ci * H * W;
                 size_t lo, hi;
                 FN(valid_cols)(&lo, &hi, kj, d);
@@ -69,14 +69,14 @@ static void FN(im2col)(T *col, const T *in, const FmConvDims *d) {
 }
 
 /* din (Ci, H, W) += the adjoint of im2col applied to dcol (which is scratch: it may be changed). */
-static void FN(col2im_add)(T *din, T *dcol, const FmConvDims *d) {
+static void FN(col2im_add)(T *din, T *dcol, size_t ldc, const FmConvDims *d) {
     const size_t K = d->K, s = d->stride, Ho = d->Ho, Wo = d->Wo, H = d->H, W = d->W, p = d->pad;
     if (conv_is_same(d)) {
         /* as in im2col: zero the wrapped-around columns of dcol, then one contiguous add per row block */
         for (size_t ci = 0; ci < d->Ci; ci++)
             for (size_t ki = 0; ki < K; ki++)
                 for (size_t kj = 0; kj < K; kj++) {
-                    T *row = dcol + ((ci * K + ki) * K + kj) * H * W;
+                    T *row = dcol + ((ci * K + ki) * K + kj) * ldc;
                     T *plane = din + ci * H * W;
                     const size_t h0 = ki < p ? p - ki : 0, h1 = H + p - ki < H ? H + p - ki : H;
                     const size_t lo = kj < p ? p - kj : 0, hi = W + p - kj < W ? W + p - kj : W;
@@ -96,7 +96,7 @@ static void FN(col2im_add)(T *din, T *dcol, const FmConvDims *d) {
     for (size_t ci = 0; ci < d->Ci; ci++)
         for (size_t ki = 0; ki < K; ki++)
             for (size_t kj = 0; kj < K; kj++) {
-                const T *row = dcol + ((ci * K + ki) * K + kj) * Ho * Wo;
+                const T *row = dcol + ((ci * K + ki) * K + kj) * ldc;
                 T *plane = din + ci * H * W;
                 size_t lo, hi;
                 FN(valid_cols)(&lo, &hi, kj, d);
@@ -117,37 +117,59 @@ static void FN(col2im_add)(T *din, T *dcol, const FmConvDims *d) {
             }
 }
 
+/* The convolution GEMMs run on groups of conv_group(d) samples side by side (their im2col
+ * matrices as column blocks of one matrix with row stride gn N), so that small images still
+ * give GEMMs of about CONV_MIN_COLS columns; groups are spread over the OpenMP threads. With
+ * one sample per group the GEMMs read and write the NCHW arrays directly; otherwise the
+ * group's output (Co, gn N) goes through a per-thread buffer. */
 void FN(fm_conv2d_forward)(T *out, const T *in, const T *w, const T *b, T *scratch, size_t B, const FmConvDims *d,
                            int accumulate) {
     const size_t KK = d->Ci * d->K * d->K, N = d->Ho * d->Wo, Co = d->Co, inz = d->Ci * d->H * d->W;
-    const size_t per = conv_per_thread(d); /* one thread's share of the scratch */
+    const size_t per = conv_per_thread(d), g = conv_group(d), ngroups = (B + g - 1) / g;
     const int pointwise = conv_is_pointwise(d);
-    #pragma omp parallel for schedule(static) if (B > 1)
-    for (size_t n = 0; n < B; n++) {
-        T *col = scratch + (size_t)omp_get_thread_num() * per;
-        const T *x = in + n * inz;
-        T *y = out + n * Co * N;
-        if (!pointwise) FN(im2col)(col, x, d);
-        if (b && accumulate)
-            for (size_t c = 0; c < Co; c++)
-                for (size_t k = 0; k < N; k++) y[c * N + k] += b[c];
-        else if (b)
-            for (size_t c = 0; c < Co; c++)
-                for (size_t k = 0; k < N; k++) y[c * N + k] = b[c];
-        /* y (Co, N) (+)= w (Co, KK) . col (KK, N) */
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Co, (int)N, (int)KK, 1, w, (int)KK,
-             pointwise ? x : col, (int)N, b || accumulate ? 1 : 0, y, (int)N);
+    #pragma omp parallel for schedule(static) if (ngroups > 1)
+    for (size_t q = 0; q < ngroups; q++) {
+        const size_t n0 = q * g, gn = B - n0 < g ? B - n0 : g, ld = gn * N;
+        T *col = scratch + (size_t)omp_get_thread_num() * per, *tmp = col + conv_col_floats(d);
+        for (size_t j = 0; j < gn && !pointwise; j++) FN(im2col)(col + j * N, ld, in + (n0 + j) * inz, d);
+        if (g == 1) {
+            T *y = out + n0 * Co * N;
+            if (b && accumulate)
+                for (size_t c = 0; c < Co; c++)
+                    for (size_t k = 0; k < N; k++) y[c * N + k] += b[c];
+            else if (b)
+                for (size_t c = 0; c < Co; c++)
+                    for (size_t k = 0; k < N; k++) y[c * N + k] = b[c];
+            /* y (Co, N) (+)= w (Co, KK) . col (KK, N) */
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Co, (int)N, (int)KK, 1, w, (int)KK,
+                 pointwise ? in + n0 * inz : col, (int)N, b || accumulate ? 1 : 0, y, (int)N);
+            continue;
+        }
+        /* tmp (Co, gn N) = w . col, then into each sample's (Co, N), with the bias */
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Co, (int)ld, (int)KK, 1, w, (int)KK, col, (int)ld, 0, tmp,
+             (int)ld);
+        for (size_t j = 0; j < gn; j++)
+            for (size_t c = 0; c < Co; c++) {
+                T *y = out + ((n0 + j) * Co + c) * N;
+                const T *r = tmp + c * ld + j * N, bc = b ? b[c] : 0;
+                if (accumulate)
+                    for (size_t k = 0; k < N; k++) y[k] += r[k] + bc;
+                else
+                    for (size_t k = 0; k < N; k++) y[k] = r[k] + bc;
+            }
     }
 }
 
 void FN(fm_conv2d_backward)(T *din, T *dw, T *db, const T *dout, const T *in, const T *w, T *scratch, size_t B,
                             const FmConvDims *d) {
     const size_t KK = d->Ci * d->K * d->K, N = d->Ho * d->Wo, Co = d->Co, Ci = d->Ci, inz = Ci * d->H * d->W;
-    const size_t per = conv_per_thread(d), colz = conv_col_floats(d), K = d->K;
+    const size_t per = conv_per_thread(d), colz = conv_col_floats(d), tmpz = conv_tmp_floats(d), K = d->K;
+    const size_t g = conv_group(d), ngroups = (B + g - 1) / g;
     const int pointwise = conv_is_pointwise(d), same = conv_is_same(d), threads = omp_get_max_threads();
-    const int partial = (dw || db) && threads > 1 && B > 1; /* per-thread weight gradients, summed below */
+    const int partial = (dw || db) && threads > 1 && ngroups > 1; /* per-thread weight gradients, summed below */
+    T *const part0 = scratch + colz + tmpz; /* thread th's partial gradients: part0 + th per */
     if (partial)
-        for (int th = 0; th < threads; th++) memset(scratch + (size_t)th * per + colz, 0, Co * (KK + 1) * sizeof(T));
+        for (int th = 0; th < threads; th++) memset(part0 + (size_t)th * per, 0, Co * (KK + 1) * sizeof(T));
     /* "same" convolutions: din = conv(dout, wf) with wf (Ci, Co K K) the kernel transposed and flipped,
      * wf[ci][(co K + ki) K + kj] = w[co][(ci K + K-1-ki) K + K-1-kj]: one GEMM with inner dimension
      * Co K K adds it into din, instead of a GEMM of inner dimension Co and a col2im */
@@ -161,40 +183,59 @@ void FN(fm_conv2d_backward)(T *din, T *dw, T *db, const T *dout, const T *in, co
                     for (size_t kj = 0; kj < K; kj++)
                         wf[ci * Co * K * K + (co * K + ki) * K + kj] = w[co * KK + (ci * K + K - 1 - ki) * K + K - 1 - kj];
     }
-    #pragma omp parallel for schedule(static) if (B > 1)
-    for (size_t n = 0; n < B; n++) {
-        T *col = scratch + (size_t)omp_get_thread_num() * per;
-        T *pdw = partial ? col + colz : dw, *pdb = partial ? col + colz + Co * KK : db;
-        const T *x = in + n * inz, *g = dout + n * Co * N;
+    #pragma omp parallel for schedule(static) if (ngroups > 1)
+    for (size_t q = 0; q < ngroups; q++) {
+        const size_t n0 = q * g, gn = B - n0 < g ? B - n0 : g, ld = gn * N;
+        T *col = scratch + (size_t)omp_get_thread_num() * per, *tmp = col + colz;
+        T *pdw = partial ? part0 + (size_t)omp_get_thread_num() * per : dw, *pdb = partial ? pdw + Co * KK : db;
+        const T *x = in + n0 * inz, *gq = dout + n0 * Co * N; /* one sample: (Co, N) */
+        if (g > 1) /* the group's output gradient as one (Co, gn N) matrix */
+            for (size_t j = 0; j < gn; j++)
+                for (size_t c = 0; c < Co; c++) memcpy(tmp + c * ld + j * N, gq + (j * Co + c) * N, N * sizeof(T));
+        const T *G = g > 1 ? tmp : gq;
         if (dw) {
-            if (!pointwise) FN(im2col)(col, x, d);
-            /* dw (Co, KK) += g (Co, N) . col^T (N, KK) */
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Co, (int)KK, (int)N, 1, g, (int)N, pointwise ? x : col,
-                 (int)N, 1, pdw, (int)KK);
+            for (size_t j = 0; j < gn && !pointwise; j++) FN(im2col)(col + j * N, ld, x + j * inz, d);
+            /* dw (Co, KK) += G (Co, gn N) . col^T (gn N, KK) */
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Co, (int)KK, (int)ld, 1, G, (int)ld, pointwise ? x : col,
+                 (int)ld, 1, pdw, (int)KK);
         }
         if (db)
             for (size_t c = 0; c < Co; c++) {
                 T s = 0;
-                for (size_t k = 0; k < N; k++) s += g[c * N + k];
+                for (size_t k = 0; k < ld; k++) s += G[c * ld + k];
                 pdb[c] += s;
             }
-        if (din && same) {
-            FN(im2col)(col, g, &dt); /* (Co K K, N) */
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Ci, (int)N, (int)(Co * K * K), 1, wf, (int)(Co * K * K),
-                 col, (int)N, 1, din + n * inz, (int)N);
-        } else if (din) {
-            /* dcol (KK, N) = w^T (KK, Co) . g (Co, N); a pointwise conv adds it to din directly */
-            T *dx = din + n * inz;
-            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)KK, (int)N, (int)Co, 1, w, (int)KK, g, (int)N,
-                 pointwise ? 1 : 0, pointwise ? dx : col, (int)N);
-            if (!pointwise) FN(col2im_add)(dx, col, d);
+        if (!din) continue;
+        if (pointwise) { /* din (Ci, N) += w^T (Ci, Co) . dout (Co, N): one sample per group */
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)KK, (int)N, (int)Co, 1, w, (int)KK, gq, (int)N, 1,
+                 din + n0 * inz, (int)N);
+        } else if (same) {
+            for (size_t j = 0; j < gn; j++) FN(im2col)(col + j * N, ld, gq + j * Co * N, &dt); /* (Co K K, gn N) */
+            if (g == 1) {
+                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Ci, (int)N, (int)(Co * K * K), 1, wf,
+                     (int)(Co * K * K), col, (int)N, 1, din + n0 * inz, (int)N);
+            } else {
+                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Ci, (int)ld, (int)(Co * K * K), 1, wf,
+                     (int)(Co * K * K), col, (int)ld, 0, tmp, (int)ld);
+                for (size_t j = 0; j < gn; j++)
+                    for (size_t c = 0; c < Ci; c++) {
+                        T *dx = din + (n0 + j) * inz + c * N;
+                        const T *r = tmp + c * ld + j * N;
+                        for (size_t k = 0; k < N; k++) dx[k] += r[k];
+                    }
+            }
+        } else {
+            /* dcol (KK, gn N) = w^T (KK, Co) . G (Co, gn N), then col2im into each sample */
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)KK, (int)ld, (int)Co, 1, w, (int)KK, G, (int)ld, 0, col,
+                 (int)ld);
+            for (size_t j = 0; j < gn; j++) FN(col2im_add)(din + (n0 + j) * inz, col + j * N, ld, d);
         }
     }
     if (partial) {
         #pragma omp parallel for schedule(static) if (Co * KK > 16384)
         for (size_t k = 0; k < Co * (KK + 1); k++) {
             T s = 0;
-            for (int th = 0; th < threads; th++) s += scratch[(size_t)th * per + colz + k];
+            for (int th = 0; th < threads; th++) s += part0[(size_t)th * per + k];
             if (k < Co * KK) {
                 if (dw) dw[k] += s;
             } else if (db) {
