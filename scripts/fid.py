@@ -15,7 +15,8 @@ images (x / 127.5 - 1, as fmtrain scales them):
 
     FD = |mu_s - mu_r|^2 + tr(S_s + S_r - 2 (S_s S_r)^(1/2))
 
-The Frechet distance is biased upwards for small N, so for each file the script also reports the
+Samples are clipped to the pixel range [-1, 1] first (non-finite values to -1, and counted), as
+they are when shown as images. The Frechet distance is biased upwards for small N, so for each file the script also reports the
 FD of N training images against the test set (the value a perfect model would reach at this N),
 and the share of each of the 10 classes among the samples as the classifier sees them.
 """
@@ -161,7 +162,9 @@ def main():
         if shape != (1, 28, 28):
             die(f"'{path}': the samples are not 1 x 28 x 28 images (image_shape {shape})")
         bad = int((~np.isfinite(s)).any(1).sum())
-        s = np.nan_to_num(s, nan=0.0, posinf=1.0, neginf=-1.0).reshape(-1, 1, 28, 28)
+        outside = float(np.mean(~(np.abs(s) <= 1)))
+        # as images are shown and stored: clipped to the pixel range [-1, 1] (NaN as -1)
+        s = np.clip(np.nan_to_num(s, nan=-1.0, posinf=1.0, neginf=-1.0), -1, 1).reshape(-1, 1, 28, 28)
         n = len(s)
         if n < 2:
             die(f"'{path}': {n} samples; the Frechet distance needs at least 2 (use a few thousand)")
@@ -170,7 +173,6 @@ def main():
         floor = frechet(*stats(batched(net.features, xtr[np.random.default_rng(1).permutation(len(xtr))[:n]], torch)),
                         mr, sr)
         cls = np.bincount(batched(net, s, torch).argmax(1), minlength=10) / n
-        outside = float(np.mean(np.abs(s) > 1))
         print(f"{path}: {n} samples: FD {fd:.3f} (N training images: {floor:.3f}); values outside [-1, 1]: "
               f"{100 * outside:.1f} %" + (f"; {bad} samples with non-finite values" if bad else ""))
         print("  classes: " + ", ".join(f"{c} {100 * p:.0f}%" for c, p in zip(CLASSES, cls)))
