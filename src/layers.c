@@ -31,7 +31,7 @@ VEC_MATH static inline __attribute__((always_inline)) float fast_expf(float x) {
     union {
         int32_t i;
         float f;
-    } two_n = {.i = (k + 127) * (1 << 23)};
+    } two_n = {.i = (int32_t)((uint32_t)(k + 127) << 23)}; /* unsigned: no overflow (UB) when x is NaN */
     return p * two_n.f;
 }
 
