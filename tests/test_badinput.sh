@@ -8,6 +8,7 @@
 # A good tiny run is made first, to have checkpoints to resume from, refuse and corrupt.
 # Ends with "RESULT badinput: N cases passed, M failed"; each failing case prints its output.
 set -u
+TESTS=$(cd "$(dirname "$0")" && pwd)
 : "${FMTRAIN:?}" "${MPIRUN:?}" "${PYTHON:?}" "${TMPDIR_TEST:?}"
 W=$TMPDIR_TEST/badinput
 CASE_TIMEOUT=${CASE_TIMEOUT:-60} # per launch; the last --timeout given to mpirun wins
@@ -16,38 +17,8 @@ mkdir -p "$W" && cd "$W" || exit 1
 # a failing rank makes mpirun kill the job after odls_base_sigkill_timeout (1 s by default): skip the wait
 export OMPI_MCA_odls_base_sigkill_timeout=0
 
-pass=0 fail=0 failed=()
-record() { # name, problem ("" = pass), output file
-    if [ -z "$2" ]; then
-        pass=$((pass + 1)); echo "ok   $1"
-    else
-        fail=$((fail + 1)); failed+=("$1"); echo "FAIL $1: $2"
-        [ -n "${3:-}" ] && [ -f "$3" ] && sed 's/^/       | /' "$3" | head -30
-    fi
-}
-
-# expect_error NAME KEYWORD NP ARGS... : one launch that must fail cleanly (see the top).
-expect_error() {
-    local name=$1 kw=$2 np=$3; shift 3
-    local out=$W/$name.out rc why=""
-    $MPIRUN --timeout "$CASE_TIMEOUT" -np "$np" "$FMTRAIN" "$@" >"$out" 2>&1 </dev/null
-    rc=$?
-    local nerr
-    nerr=$(grep -c 'fmtrain: error:' "$out")
-    if [ "$rc" -eq 0 ]; then why="exit code 0"
-    elif [ "$rc" -eq 110 ]; then why="hang: killed by the mpirun timeout (exit 110)"
-    fi
-    if [ "$nerr" -ne 1 ]; then
-        why+="${why:+; }$nerr 'fmtrain: error:' lines (want exactly 1)"
-    elif ! grep 'fmtrain: error:' "$out" | grep -qiF -- "$kw"; then
-        why+="${why:+; }the error line does not mention '$kw'"
-    fi
-    if grep -qE 'MPI_ABORT|Segmentation fault|core dumped|Aborted|signal [0-9]+|^\[rank [0-9]+\] [a-z_0-9]+\.[ch]:[0-9]+:' "$out"; then
-        why+="${why:+; }crash or fatal abort instead of a clean error"
-    fi
-    [ -n "$why" ] && why="$why (exit $rc; ran: fmtrain $*)"
-    record "$name" "$why" "$out"
-}
+# shellcheck source=tests/expect_error.sh
+source "$TESTS/expect_error.sh"
 
 # Everything that identifies the good run's files: names, types, sizes and contents.
 fingerprint() { # dir
