@@ -119,7 +119,9 @@ static int load_points(const EvalConfig *ec, const FmSetup *su, const FmTrainCon
             FmData dd;
             *N = n < su->info.N ? n : su->info.N;
             *z = fm_malloc_floats(*N * D);
-            rc = fm_data_open(&dd, tc, su, 256);
+            FmTrainConfig nc = *tc;
+            nc.data_cache_mb = 0; /* a few items: no cache */
+            rc = fm_data_open(&dd, &nc, su, 256);
             if (!rc) rc = fm_data_items(&dd, *z, 0, *N);
             fm_data_close(&dd);
         } else {

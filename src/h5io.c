@@ -1264,6 +1264,29 @@ int fm_reader_read(FmReader *r, const uint64_t *idx, size_t n, float *out) {
     return 0;
 }
 
+int fm_reader_read_block(FmReader *r, uint64_t first, size_t n, void *out) {
+    const size_t D = r->info.D;
+    FM_CHECK(first + n <= r->info.N, "reader: items %llu..%llu outside [0, %zu)", (unsigned long long)first,
+             (unsigned long long)(first + n), r->info.N);
+    hsize_t mdim[1] = {(hsize_t)n * D};
+    hid_t ms = H5Screate_simple(1, mdim, NULL);
+    int rc;
+    if (r->info.images) {
+        hsize_t start[4] = {first, 0, 0, 0}, count[4] = {n, r->info.C, r->info.H, r->info.W};
+        H5Sselect_hyperslab(r->space, H5S_SELECT_SET, start, NULL, count, NULL);
+        rc = H5Dread(r->d, H5T_NATIVE_UCHAR, ms, r->space, H5P_DEFAULT, out) < 0;
+    } else {
+        hsize_t start[2] = {first, 0}, count[2] = {n, D};
+        H5Sselect_hyperslab(r->space, H5S_SELECT_SET, start, NULL, count, NULL);
+        rc = H5Dread(r->d, H5T_NATIVE_FLOAT, ms, r->space, H5P_DEFAULT, out) < 0;
+    }
+    H5Sclose(ms);
+    if (rc) return fm_err_set("reading items from '%s' failed (file changed or damaged?)", r->path);
+    r->items += (double)n;
+    r->bytes += (double)n * (double)D * (r->info.images ? 1.0 : 4.0);
+    return 0;
+}
+
 void fm_reader_stats(const FmReader *r, double *items, double *bytes) {
     *items = r->items;
     *bytes = r->bytes;

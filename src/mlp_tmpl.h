@@ -12,9 +12,11 @@ void FN(fm_mlp_acts_init)(ACTS *acts, const FmMlp *net, size_t m) {
     acts->in = ALLOC(m * (net->D + net->E));
     acts->a = fm_calloc(net->L, sizeof(T *));
     acts->h = fm_calloc(net->L, sizeof(T *));
+    acts->e = fm_calloc(net->L, sizeof(T *));
     for (size_t l = 0; l < net->L; l++) {
         acts->a[l] = ALLOC(m * net->H);
         acts->h[l] = ALLOC(m * net->H);
+        acts->e[l] = ALLOC(m * net->H);
     }
     acts->out = ALLOC(m * net->D);
     acts->dout = ALLOC(m * net->D);
@@ -29,9 +31,11 @@ void FN(fm_mlp_acts_free)(ACTS *acts) {
     for (size_t l = 0; l < acts->L; l++) {
         free(acts->a[l]);
         free(acts->h[l]);
+        free(acts->e[l]);
     }
     free(acts->a);
     free(acts->h);
+    free(acts->e);
     free(acts->out);
     free(acts->dout);
     free(acts->da);
@@ -53,8 +57,8 @@ void FN(fm_mlp_forward)(const FmMlp *net, const T *params, ACTS *acts, const T *
     const T *in = acts->in;
     size_t ldi = DE, NI = DE;
     for (size_t l = 0; l < L; l++) {
-        FN(fm_linear_forward)(acts->a[l], in, ldi, W(params, l), BIAS(params, l), B, NI, H);
-        FN(fm_silu_forward)(acts->h[l], acts->a[l], B * H);
+        FN(fm_linear_forward)(acts->a[l], in, ldi, W(params, l), NULL, B, NI, H);
+        FN(fm_bias_silu_forward)(acts->a[l], acts->h[l], acts->e[l], BIAS(params, l), B, H);
         in = acts->h[l];
         ldi = NI = H;
     }
@@ -67,12 +71,11 @@ void FN(fm_mlp_backward)(const FmMlp *net, const T *params, T *grads, ACTS *acts
     FN(fm_linear_backward)(acts->dh, W(grads, L), BIAS(grads, L), acts->dout, acts->h[L - 1], H,
                            W(params, L), B, H, D);
     for (size_t l = L; l-- > 0;) {
-        FN(fm_silu_backward)(acts->da, acts->dh, acts->a[l], B * H);
+        FN(fm_silu_backward_bias)(acts->da, BIAS(grads, l), acts->dh, acts->a[l], acts->e[l], B, H);
         const T *in = l ? acts->h[l - 1] : acts->in;
         size_t ldi = l ? H : DE, NI = l ? H : DE;
         /* the input gradient of fc0 (w.r.t. x and emb(t)) is not needed for training */
-        FN(fm_linear_backward)(l ? acts->dh : NULL, W(grads, l), BIAS(grads, l), acts->da, in, ldi,
-                               W(params, l), B, NI, H);
+        FN(fm_linear_backward)(l ? acts->dh : NULL, W(grads, l), NULL, acts->da, in, ldi, W(params, l), B, NI, H);
     }
 }
 

@@ -52,7 +52,7 @@ void fm_net_acts_free(FmNetActs *a) {
 double fm_net_act_bytes(const FmNet *n, size_t m) {
     if (n->kind == FM_MODEL_UNET) return fm_unet_act_bytes(&n->unet, m, (size_t)omp_get_max_threads());
     const double D = (double)n->mlp.D, DE = (double)(n->mlp.D + n->mlp.E), H = (double)n->mlp.H, L = (double)n->mlp.L;
-    return 4.0 * (double)m * (2 * DE + 2 * L * H + 2 * D + 2 * H);
+    return 4.0 * (double)m * (2 * DE + 3 * L * H + 2 * D + 2 * H);
 }
 
 void fm_net_forward(const FmNet *n, const float *params, FmNetActs *a, const float *x, const float *t, size_t B) {

@@ -4,9 +4,10 @@
 #include <math.h>
 
 #include "fm/common.h"
+#include "vec.h"
 
 /* One tensor's update: g = gscale * grads, AdamW, and (ema != NULL) the EMA, in one pass. */
-static void adamw_tensor(float *restrict p, float *restrict mm, float *restrict vv, float *restrict ema,
+VEC_TARGETS static void adamw_tensor(float *restrict p, float *restrict mm, float *restrict vv, float *restrict ema,
                          const float *restrict g, float gscale, size_t n, float b1, float b2, float ob1, float ob2,
                          float c1, float c2, float eps, float flr, float wd, float d) {
     if (ema) {
@@ -59,7 +60,7 @@ double fm_lr_at(long step, double lr, long warmup, long total, FmLrSchedule sche
     return min_lr + 0.5 * (lr - min_lr) * (1 + cos(FM_PI * p));
 }
 
-double fm_norm(const float *g, size_t n) {
+VEC_TARGETS double fm_norm(const float *g, size_t n) {
     double s = 0;
     #pragma omp parallel for simd reduction(+ : s) schedule(static) if (n > 65536)
     for (size_t k = 0; k < n; k++) s += (double)g[k] * g[k];

@@ -353,7 +353,9 @@ int fm_sample_main(int argc, char **argv) {
         } else {
             FmData dd;
             size_t MM = M < su.info.N ? M : su.info.N;
-            rc = fm_data_open(&dd, &tc, &su, 256);
+            FmTrainConfig nc = tc;
+            nc.data_cache_mb = 0; /* a few items: no cache */
+            rc = fm_data_open(&dd, &nc, &su, 256);
             if (!rc) rc = fm_data_items(&dd, ref, 0, MM);
             fm_data_close(&dd);
         }

@@ -121,6 +121,7 @@ typedef struct {
     FmData data;
     double data_seconds; /* time spent drawing data items */
     double comm_seconds; /* time spent in the gradient allreduce */
+    int signalled;       /* some rank had caught a signal when the step's allreduce ran */
     char config_text[8192];
     FmFileMeta meta;
     long inject[64]; /* testing hook: steps whose gradient this rank poisons with NaN */
@@ -143,6 +144,8 @@ static void draw_micro_batch(Trainer *tr, long step, size_t mb) {
     double t0 = fm_now();
     fm_data_draw(&tr->data, tr->z, step, (uint64_t)(mb * m), m, tr->B);
     tr->data_seconds += fm_now() - t0;
+    /* rows are independent streams: any split over threads draws the same values */
+    #pragma omp parallel for schedule(static) if (m * D >= 8192)
     for (size_t r = 0; r < m; r++) {
         uint64_t gi = (uint64_t)(mb * m + r);
         FmStream s;
@@ -157,7 +160,9 @@ static void draw_micro_batch(Trainer *tr, long step, size_t mb) {
     }
 }
 
-/* Loss and gradient of the global batch (summed over ranks). Returns the loss. */
+/* Loss and gradient of the global batch (summed over ranks). Returns the loss. The loss and
+ * each rank's "caught a signal" flag ride in the gradient's allreduce, as its last two values
+ * (one message per step, not three: the smallest models' steps are latency-bound). */
 static double loss_and_grad(Trainer *tr, long step) {
     const size_t P = fm_net_table(&tr->su.net)->total;
     memset(tr->grads, 0, P * sizeof(float));
@@ -171,11 +176,13 @@ static double loss_and_grad(Trainer *tr, long step) {
     }
     for (int i = 0; i < tr->ninject; i++)
         if (tr->inject[i] == step) tr->grads[0] = NAN;
+    tr->grads[P] = (float)loss;
+    tr->grads[P + 1] = fm_signal_caught() ? 1.0f : 0.0f;
     double t0 = fm_now();
-    fm_dist_sum_floats(tr->grads, P);
-    fm_dist_sum_doubles(&loss, 1);
+    fm_dist_sum_floats(tr->grads, P + 2);
     tr->comm_seconds += fm_now() - t0;
-    return loss;
+    tr->signalled = tr->grads[P + 1] > 0;
+    return tr->grads[P];
 }
 
 static int check_config(Trainer *tr, int P) {
@@ -198,7 +205,7 @@ static int check_config(Trainer *tr, int P) {
 static void trainer_alloc(Trainer *tr) {
     size_t P = fm_net_table(&tr->su.net)->total, m = tr->m, D = tr->D;
     tr->params = fm_malloc_floats(P);
-    tr->grads = fm_malloc_floats(P);
+    tr->grads = fm_malloc_floats(P + 2); /* + the loss and the signal flag (loss_and_grad) */
     tr->adam_m = fm_malloc_floats(P);
     tr->adam_v = fm_malloc_floats(P);
     tr->ema = fm_malloc_floats(P);
@@ -412,8 +419,8 @@ int fm_train_main(int argc, char **argv) {
             t_last = now;
             steps_since = ok_since = 0;
         }
-        /* preemption: the ranks agree at this step boundary whether any caught a signal */
-        const int sig = fm_dist_max_int(fm_signal_caught());
+        /* preemption: the ranks agreed in this step's allreduce whether any had caught a signal */
+        const int sig = tr.signalled;
         if (step % cfg.ckpt_every == 0 || step == cfg.steps || sig) {
             rc = 0;
             if (rank == 0) {
@@ -434,15 +441,18 @@ int fm_train_main(int argc, char **argv) {
             }
         }
         if (sig) {
-            if (rank == 0)
-                fprintf(stderr, "fmtrain: caught signal %d: stopped after step %ld with its checkpoint written; "
-                        "exit code %d (continue with --resume or --auto-resume)\n", sig, step, FM_EXIT_PREEMPTED);
+            if (rank == 0) {
+                char what[48] = "caught signal on another rank";
+                if (fm_signal_caught()) snprintf(what, sizeof what, "caught signal %d", fm_signal_caught());
+                fprintf(stderr, "fmtrain: %s: stopped after step %ld with its checkpoint written; exit code %d "
+                        "(continue with --resume or --auto-resume)\n", what, step, FM_EXIT_PREEMPTED);
+            }
             status = FM_EXIT_PREEMPTED;
             break;
         }
     }
     /* items and bytes read from the file, seconds spent drawing, cache lookups and hits (all ranks) */
-    double io[5] = {0, 0, tr.data_seconds, tr.data.lookups, tr.data.hits};
+    double io[5] = {0, 0, tr.data_seconds + tr.data.seconds, tr.data.lookups, tr.data.hits};
     if (tr.data.reader) fm_reader_stats(tr.data.reader, &io[0], &io[1]);
     fm_dist_sum_doubles(io, 5);
     double cache_max = fm_dist_max_double((double)fm_data_cache_bytes(&tr.data));
@@ -460,8 +470,9 @@ int fm_train_main(int argc, char **argv) {
             printf("data: %.0f items (%.1f MB) read by %d ranks in %.2f s of reading: %.0f items/s per rank\n", io[0],
                    io[1] / 1e6, P, io[2], io[2] > 0 ? io[0] / io[2] : 0.0);
             if (cfg.data_cache_mb)
-                printf("data cache: at most %.1f MiB per rank (budget %ld MiB), hit rate %.1f%%\n", cache_max / 1048576.0,
-                       cfg.data_cache_mb, io[3] > 0 ? 100.0 * io[4] / io[3] : 0.0);
+                printf("data cache: at most %.1f MiB per rank (budget %ld MiB%s), hit rate %.1f%%\n", cache_max / 1048576.0,
+                       cfg.data_cache_mb, tr.data.slots == tr.su.info.N ? ": the whole set, read at the start" : "",
+                       io[3] > 0 ? 100.0 * io[4] / io[3] : 0.0);
         }
     }
     free(rows);

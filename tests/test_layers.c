@@ -142,6 +142,74 @@ static void test_time_embed(void) {
     T_CLOSE(out[8 + 4 + 1], cos(250.0 * pow(10000.0, -0.25)), 1e-12, "emb cos k=1 at t=0.25");
 }
 
+/* The embedding's polynomial sin/cos against libm at the same arguments: many t (negative
+ * too), scales up to 1e5, more than 64 frequencies (the chunking), the float build; beyond the
+ * fast range and for a NaN t, libm itself. */
+static void test_time_embed_accuracy(void) {
+    enum { B = 257, E = 200 };
+    const size_t half = E / 2;
+    double *t = malloc(B * sizeof *t), *out = malloc(B * E * sizeof *out);
+    float *tf = malloc(B * sizeof *tf), *outf = malloc(B * E * sizeof *outf);
+    const double scales[] = {1, 50, 1000, 1e5, 1e6};
+    for (int si = 0; si < 5; si++) {
+        for (size_t i = 0; i < B; i++) t[i] = tf[i] = (float)(2 * fm_stream_uniform(&g_s) - 0.5);
+        t[0] = tf[0] = 0, t[1] = tf[1] = 1;
+        fm_time_embed_d(out, E, t, B, E, scales[si]);
+        fm_time_embed_f(outf, E, tf, B, E, scales[si]);
+        double worst = 0, worstf = 0;
+        for (size_t i = 0; i < B; i++)
+            for (size_t k = 0; k < half; k++) {
+                const double arg = scales[si] * t[i] * exp(-log(10000.0) * (double)k / (double)half);
+                const double s = sin(arg), c = cos(arg);
+                worst = fmax(worst, fmax(fabs(out[i * E + k] - s), fabs(out[i * E + half + k] - c)));
+                worstf = fmax(worstf, fmax(fabs(outf[i * E + k] - s), fabs(outf[i * E + half + k] - c)));
+            }
+        T_CHECK(worst < 1e-15, "embedding at scale %g: worst |error| %.3g against libm", scales[si], worst);
+        T_CHECK(worstf < 1e-7, "float embedding at scale %g: worst |error| %.3g against libm", scales[si], worstf);
+        printf("time embedding, scale %g: worst |error| against libm %.2e (double), %.2e (float)\n", scales[si],
+               worst, worstf);
+    }
+    t[5] = NAN;
+    fm_time_embed_d(out, E, t, B, E, 50);
+    T_CHECK(isnan(out[5 * E]) && isnan(out[5 * E + half]), "a NaN time gives a NaN embedding");
+    T_CLOSE(out[6 * E + 3], sin(50 * t[6] * exp(-log(10000.0) * 3 / (double)half)), 1e-15, "rows beside a NaN");
+    free(t), free(out), free(tf), free(outf);
+}
+
+/* The fused bias + SiLU and SiLU backward + bias gradient equal the separate ops, on a small
+ * shape and on one large enough for the threaded paths (column blocks). */
+static void test_fused(size_t B, size_t NO) {
+    double *a = malloc(B * NO * sizeof *a), *a2 = malloc(B * NO * sizeof *a2), *h = malloc(B * NO * sizeof *h),
+           *h2 = malloc(B * NO * sizeof *h2), *dh = malloc(B * NO * sizeof *dh), *da = malloc(B * NO * sizeof *da),
+           *da2 = malloc(B * NO * sizeof *da2), *b = malloc(NO * sizeof *b), *db = calloc(NO, sizeof *db),
+           *db2 = calloc(NO, sizeof *db2), *e = malloc(B * NO * sizeof *e), *h3 = malloc(B * NO * sizeof *h3);
+    fill(a, B * NO, 3), fill(b, NO, 1), fill(dh, B * NO, 1);
+    for (size_t o = 0; o < NO; o++) db[o] = db2[o] = 0.5; /* accumulates */
+    for (size_t i = 0; i < B; i++)
+        for (size_t o = 0; o < NO; o++) a2[i * NO + o] = a[i * NO + o] + b[o];
+    fm_silu_forward_d(h2, a2, B * NO);
+    double *a3 = malloc(B * NO * sizeof *a3);
+    memcpy(a3, a, B * NO * sizeof *a);
+    fm_bias_silu_forward_d(a3, h3, NULL, b, B, NO); /* forward only: no exponentials kept */
+    fm_bias_silu_forward_d(a, h, e, b, B, NO);
+    double ea = 0, eh = 0, ed = 0, eb = 0, ee = 0;
+    for (size_t k = 0; k < B * NO; k++)
+        ea = fmax(ea, fmax(fabs(a[k] - a2[k]), fabs(a3[k] - a2[k]))),
+        eh = fmax(eh, fmax(fabs(h[k] - h2[k]), fabs(h3[k] - h2[k]))), ee = fmax(ee, fabs(e[k] - exp(-a2[k])) / exp(-a2[k]));
+    fm_silu_backward_d(da2, dh, a2, B * NO);
+    for (size_t i = 0; i < B; i++)
+        for (size_t o = 0; o < NO; o++) db2[o] += da2[i * NO + o];
+    fm_silu_backward_bias_d(da, db, dh, a, e, B, NO);
+    for (size_t k = 0; k < B * NO; k++) ed = fmax(ed, fabs(da[k] - da2[k]));
+    for (size_t o = 0; o < NO; o++) eb = fmax(eb, fabs(db[o] - db2[o]) / fmax(1, fabs(db2[o])));
+    T_CHECK(ea == 0 && eh == 0 && ed == 0, "fused (%zu,%zu): pre-activation %.3g, SiLU %.3g, backward %.3g", B, NO,
+            ea, eh, ed);
+    T_CHECK(eb < 1e-14, "fused (%zu,%zu): bias gradient %.3g", B, NO, eb);
+    T_CHECK(ee < 1e-15, "fused (%zu,%zu): kept exp(-a) %.3g relative", B, NO, ee);
+    printf("fused bias+SiLU (%zu,%zu): equal to the separate ops (bias gradient %.1e)\n", B, NO, eb);
+    free(a), free(a2), free(h), free(h2), free(dh), free(da), free(da2), free(b), free(db), free(db2), free(e), free(h3), free(a3);
+}
+
 /* The full loss of the MLP: L = scale * sum ||net(x,t) - target||^2, scale = 1/(B D). */
 static double mlp_loss(const FmMlp *net, const double *params, FmMlpActs_d *acts, const double *x, const double *t,
                        const double *target, size_t B) {
@@ -216,6 +284,9 @@ int main(void) {
     test_silu_and_sqerr();
     test_silu_float();
     test_time_embed();
+    test_time_embed_accuracy();
+    test_fused(7, 5);
+    test_fused(130, 1030);
     test_mlp(2, 8, 5, 1);
     test_mlp(2, 8, 6, 3);
     test_mlp(3, 4, 4, 2);

@@ -39,9 +39,12 @@ typedef struct {
     size_t *miss_row;
     float *raw;      /* scratch (cap, D) */
     double hits, lookups;
+    double seconds; /* spent reading the whole set into the cache at open (when it fits) */
 } FmData;
 
-/* Opens the source for micro-batches of up to m rows. 0 or -1 (fm_err_set). */
+/* Opens the source for micro-batches of up to m rows. When the cache budget holds the whole
+ * set, it is read into the cache here, in blocks (the first epoch then reads nothing item by
+ * item). 0 or -1 (fm_err_set). */
 int fm_data_open(FmData *d, const FmTrainConfig *cfg, const FmSetup *su, size_t m);
 void fm_data_close(FmData *d);
 

@@ -95,6 +95,9 @@ FmReader *fm_reader_open(const char *path, FmDataInfo *info);
 /* Items idx[0..n) (any order, repeats allowed) into out (n, D) as floats: raw pixel values
  * 0..255 for images, the values for float data. 0 or -1 (fm_err_set). */
 int fm_reader_read(FmReader *r, const uint64_t *idx, size_t n, float *out);
+/* Items [first, first + n) in one read, as stored: n x D bytes (0..255) for images, n x D
+ * floats for float data. 0 or -1 (fm_err_set). */
+int fm_reader_read_block(FmReader *r, uint64_t first, size_t n, void *out);
 /* Items read and bytes read so far. */
 void fm_reader_stats(const FmReader *r, double *items, double *bytes);
 void fm_reader_close(FmReader *r);

@@ -30,6 +30,13 @@
                                     size_t B, size_t NI, size_t NO);                               \
     /* h = silu(a) = a * sigmoid(a) over n values (a is kept for backward). */                     \
     void fm_silu_forward_##S(T *h, const T *a, size_t n);                                          \
+    /* Bias and SiLU fused, on (B,NO): a += b per row (a keeps the pre-activation), h = silu(a),   \
+     * and e = exp(-a) for the backward pass unless e is NULL (forward only). */                   \
+    void fm_bias_silu_forward_##S(T *a, T *h, T *e, const T *b, size_t B, size_t NO);              \
+    /* SiLU's backward and the bias gradient fused, on (B,NO), with e from the forward pass:       \
+     * da = dh * silu'(a), db += colsum(da). */                                                    \
+    void fm_silu_backward_bias_##S(T *da, T *db, const T *dh, const T *a, const T *e, size_t B,    \
+                                   size_t NO);                                                     \
     /* da = dh * silu'(a). */                                                                      \
     void fm_silu_backward_##S(T *da, const T *dh, const T *a, size_t n);                           \
     /* da += dh * silu'(a). */                                                                     \

@@ -69,6 +69,7 @@ double fm_mlp_flops(const FmMlp *net, size_t B);
         size_t m, L; /* capacity in rows; depth */                                                 \
         T *in;       /* (m, D+E): [x, emb(t)] */                                                   \
         T **a, **h;  /* L arrays of (m, H): pre-activation and SiLU output of each hidden layer */  \
+        T **e;       /* L arrays of (m, H): exp(-a), kept by the forward pass for the backward */   \
         T *out;      /* (m, D) the prediction */                                                   \
         T *dout;     /* (m, D) gradient of the loss w.r.t. out (set by the caller) */              \
         T *da, *dh;  /* (m, H) scratch (also the tangents of fm_mlp_jvp) */                        \
