@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 
 #include "vec.h"

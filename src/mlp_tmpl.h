@@ -9,6 +9,7 @@
 void FN(fm_mlp_acts_init)(ACTS *acts, const FmMlp *net, size_t m) {
     acts->m = m;
     acts->L = net->L;
+    acts->forward_only = 0;
     acts->in = ALLOC(m * (net->D + net->E));
     acts->a = fm_calloc(net->L, sizeof(T *));
     acts->h = fm_calloc(net->L, sizeof(T *));
@@ -58,7 +59,7 @@ void FN(fm_mlp_forward)(const FmMlp *net, const T *params, ACTS *acts, const T *
     size_t ldi = DE, NI = DE;
     for (size_t l = 0; l < L; l++) {
         FN(fm_linear_forward)(acts->a[l], in, ldi, W(params, l), NULL, B, NI, H);
-        FN(fm_bias_silu_forward)(acts->a[l], acts->h[l], acts->e[l], BIAS(params, l), B, H);
+        FN(fm_bias_silu_forward)(acts->a[l], acts->h[l], acts->forward_only ? NULL : acts->e[l], BIAS(params, l), B, H);
         in = acts->h[l];
         ldi = NI = H;
     }

@@ -20,6 +20,7 @@ void fm_netfield_init(FmNetField *nf, const FmNet *net, const float *w, FmPred o
     nf->sched = *sched;
     nf->probes = 1;
     fm_net_acts_init(&nf->acts, net, m);
+    nf->acts.mlp.forward_only = 1; /* evaluations only: the MLP keeps no exp(-a) for a backward pass */
     nf->tbuf = fm_malloc_floats(m);
     nf->pred = fm_malloc_floats(m * net->D);
     nf->v = fm_malloc_floats(m * net->D);

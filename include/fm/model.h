@@ -74,6 +74,7 @@ double fm_mlp_flops(const FmMlp *net, size_t B);
         T *dout;     /* (m, D) gradient of the loss w.r.t. out (set by the caller) */              \
         T *da, *dh;  /* (m, H) scratch (also the tangents of fm_mlp_jvp) */                        \
         T *jin;      /* (m, D+E) tangent of in: [v, 0] (the time embedding has tangent 0) */       \
+        int forward_only; /* set by a caller that never runs the backward pass: e is not written */ \
     } FmMlpActs_##S;                                                                               \
     void fm_mlp_acts_init_##S(FmMlpActs_##S *acts, const FmMlp *net, size_t m);                   \
     void fm_mlp_acts_free_##S(FmMlpActs_##S *acts);                                                \
