@@ -174,6 +174,8 @@ def main():
                    "flops_per_step": flops, "fm": dict(t, gflops=t["steps_per_s"] * flops / 1e9,
                                                         gemm_gflops=b["gemm_gflops"], square_gflops=b["square_gflops"],
                                                         compute_steps_per_s=b["compute_steps_per_s"],
+                                                        **{k: b[k] for k in ("optim_ms", "optim_gbs", "gemm_optim_bound")
+                                                           if k in b},
                                                         sample_evals_per_s=s)}
             if have_torch:
                 row["torch"] = torch_peer(D, H, L, B, threads, seconds, sample_n, sample_steps, sample_batch, probe)
@@ -205,11 +207,16 @@ def main():
                      f"{p['peak_mb_over_baseline'] - p.get('data_mb', 0):7.1f} | "
                      f"{ratio(f['steps_per_s'], p['steps_per_s'])} {ratio(f['sample_evals_per_s'], p['sample_evals_per_s']):>8}")
         print(line)
-    print("\nsgemm at the model's GEMM shapes (the ceiling of %sgemm) and at 1024^3, GFLOP/s; compute-only step:")
+    print("\nsgemm at the model's GEMM shapes (the ceiling of %sgemm) and at 1024^3, GFLOP/s; compute-only step; the\n"
+          "optimizer's pass alone (gradient norm + AdamW + EMA, 40 bytes per parameter) and the best %sgemm a step of\n"
+          "these GEMMs and that pass can reach (everything else taking no time):")
     for r in rows:
         f = r["fm"]
-        print(f"  {r['config']:16} {r['threads']} thr: model shapes {f['gemm_gflops']:6.1f}, square {f['square_gflops']:6.1f};"
-              f" step without data/MPI {f['compute_steps_per_s']:8.1f} steps/s")
+        line = (f"  {r['config']:16} {r['threads']} thr: model shapes {f['gemm_gflops']:6.1f}, square {f['square_gflops']:6.1f};"
+                f" step without data/MPI {f['compute_steps_per_s']:8.1f} steps/s")
+        if "optim_ms" in f:
+            line += f"; optimizer {f['optim_ms']:7.3f} ms ({f['optim_gbs']:4.1f} GB/s): bound {100 * f['gemm_optim_bound']:4.1f}%"
+        print(line)
     print("\nweak scaling, 1 thread per rank, same batch per rank:")
     for s in scaling:
         print(f"  {s['config']:16} 1 rank {s['one']['steps_per_s']:8.1f} steps/s, 2 ranks {s['two']['steps_per_s']:8.1f} "

@@ -8,7 +8,9 @@
  *            built on these GEMMs can reach;
  *   square   the sgemm rate at M = N = K = 1024, for reference;
  *   compute  the step without data, random draws or MPI: forward, loss, backward, clipping,
- *            AdamW and EMA, timed as the training loop runs them.
+ *            AdamW and EMA, timed as the training loop runs them;
+ *   optim    the gradient norm and AdamW + EMA alone (memory-bound for large models), and the
+ *            share of the sgemm rate a step of these GEMMs and this pass could reach at best.
  * Each figure is the median over 7 timed intervals of about --seconds/7 each, after a warm-up.
  * Lines "bench KEY VALUE" are for scripts/bench.py; FLOPs are GEMM FLOPs (2 per multiply-add). */
 #define _POSIX_C_SOURCE 200809L
@@ -135,6 +137,18 @@ static void compute_step(Bench *b) {
                       0.999);
 }
 
+/* The optimizer's pass alone, as in compute_step: the gradient norm and AdamW with EMA. It reads
+ * the gradient twice and parameters, both moments and the EMA once, and writes those four:
+ * 40 bytes per parameter, a memory-bound sweep for the large models. */
+static void optim_step(Bench *b) {
+    const FmParamTable *tab = fm_net_table(b->net);
+    double g = fm_norm(b->grads, tab->total);
+    const FmAdamW adam = {0.9, 0.999, 1e-8, 0};
+    b->step++;
+    fm_adamw_ema_step(b->params, b->m, b->v, b->ema, b->grads, g > 1.0 ? 1.0 / g : 1.0, tab, &adam, 1e-4, b->step,
+                      0.999);
+}
+
 /* The network the options describe. 0 or -1 (fm_err_set). */
 static int bench_net(FmNet *net, const BenchConfig *c) {
     memset(net, 0, sizeof *net);
@@ -228,7 +242,7 @@ int fm_bench_main(int argc, char **argv) {
 
     const double flops = fm_net_flops(net, B), sq = 2.0 * 1024 * 1024 * 1024;
     const double g = rate(gemm_step, &b, cfg.seconds), q = rate(gemm_square, &b, cfg.seconds);
-    const double c = rate(compute_step, &b, cfg.seconds);
+    const double c = rate(compute_step, &b, cfg.seconds), o = rate(optim_step, &b, cfg.seconds);
     if (fm_dist_rank() == 0) {
         char arch[256];
         fm_net_describe(net, arch, sizeof arch);
@@ -237,6 +251,10 @@ int fm_bench_main(int argc, char **argv) {
         printf("bench gemm_gflops %.3f\nbench square_gflops %.3f\n", g * flops / 1e9, q * sq / 1e9);
         printf("bench compute_steps_per_s %.3f\nbench compute_gflops %.3f\n", c, c * flops / 1e9);
         printf("bench act_mb %.3f\n", fm_net_act_bytes(net, B) / 1e6);
+        /* the optimizer's pass, and the share of the sgemm rate a step could reach if everything
+         * but the GEMMs and this pass took no time: t_gemm / (t_gemm + t_optim) */
+        printf("bench optim_ms %.4f\nbench optim_gbs %.3f\n", 1e3 / o, 40.0 * (double)NP * o / 1e9);
+        printf("bench gemm_optim_bound %.4f\n", (1 / g) / (1 / g + 1 / o));
     }
     free(b.params), free(b.grads), free(b.m), free(b.v), free(b.ema), free(b.x), free(b.t), free(b.target);
     free(b.A), free(b.Bm), free(b.C);

@@ -6,13 +6,14 @@
 #include "fm/common.h"
 #include "vec.h"
 
-/* One tensor's update: g = gscale * grads, AdamW, and (ema != NULL) the EMA, in one pass. */
-VEC_TARGETS static void adamw_tensor(float *restrict p, float *restrict mm, float *restrict vv, float *restrict ema,
-                         const float *restrict g, float gscale, size_t n, float b1, float b2, float ob1, float ob2,
-                         float c1, float c2, float eps, float flr, float wd, float d) {
+/* One tensor's update: g = gscale * grads, AdamW, and (ema != NULL) the EMA, in one pass, over
+ * k in [k0, k1). */
+VEC_TARGETS static void adamw_range(float *restrict p, float *restrict mm, float *restrict vv, float *restrict ema,
+                                    const float *restrict g, float gscale, size_t k0, size_t k1, float b1, float b2,
+                                    float ob1, float ob2, float c1, float c2, float eps, float flr, float wd, float d) {
     if (ema) {
-        #pragma omp parallel for simd schedule(static) if (n > 65536)
-        for (size_t k = 0; k < n; k++) {
+        #pragma omp simd
+        for (size_t k = k0; k < k1; k++) {
             const float gk = g[k] * gscale;
             mm[k] = b1 * mm[k] + ob1 * gk;
             vv[k] = b2 * vv[k] + ob2 * gk * gk;
@@ -20,14 +21,29 @@ VEC_TARGETS static void adamw_tensor(float *restrict p, float *restrict mm, floa
             ema[k] = d * ema[k] + (1 - d) * p[k];
         }
     } else {
-        #pragma omp parallel for simd schedule(static) if (n > 65536)
-        for (size_t k = 0; k < n; k++) {
+        #pragma omp simd
+        for (size_t k = k0; k < k1; k++) {
             const float gk = g[k] * gscale;
             mm[k] = b1 * mm[k] + ob1 * gk;
             vv[k] = b2 * vv[k] + ob2 * gk * gk;
             p[k] -= flr * (mm[k] * c1) / (sqrtf(vv[k] * c2) + eps) + wd * p[k];
         }
     }
+}
+
+/* Large tensors are split over the threads in blocks; small ones run on the calling thread
+ * without entering a parallel region (whose cost would dominate a tensor of a few thousand). */
+#define OPT_BLOCK 16384
+static void adamw_tensor(float *p, float *mm, float *vv, float *ema, const float *g, float gscale, size_t n, float b1,
+                         float b2, float ob1, float ob2, float c1, float c2, float eps, float flr, float wd, float d) {
+    if (n <= 4 * OPT_BLOCK) {
+        adamw_range(p, mm, vv, ema, g, gscale, 0, n, b1, b2, ob1, ob2, c1, c2, eps, flr, wd, d);
+        return;
+    }
+    #pragma omp parallel for schedule(static)
+    for (size_t k = 0; k < n; k += OPT_BLOCK)
+        adamw_range(p, mm, vv, ema, g, gscale, k, n - k < OPT_BLOCK ? n : k + OPT_BLOCK, b1, b2, ob1, ob2, c1, c2, eps,
+                    flr, wd, d);
 }
 
 void fm_adamw_ema_step(float *params, float *m, float *v, float *ema, const float *grads, double gscale,
@@ -60,10 +76,18 @@ double fm_lr_at(long step, double lr, long warmup, long total, FmLrSchedule sche
     return min_lr + 0.5 * (lr - min_lr) * (1 + cos(FM_PI * p));
 }
 
-VEC_TARGETS double fm_norm(const float *g, size_t n) {
+VEC_TARGETS static double sumsq_range(const float *restrict g, size_t k0, size_t k1) {
     double s = 0;
-    #pragma omp parallel for simd reduction(+ : s) schedule(static) if (n > 65536)
-    for (size_t k = 0; k < n; k++) s += (double)g[k] * g[k];
+    #pragma omp simd reduction(+ : s)
+    for (size_t k = k0; k < k1; k++) s += (double)g[k] * g[k];
+    return s;
+}
+
+double fm_norm(const float *g, size_t n) {
+    if (n <= 4 * OPT_BLOCK) return sqrt(sumsq_range(g, 0, n));
+    double s = 0;
+    #pragma omp parallel for schedule(static) reduction(+ : s)
+    for (size_t k = 0; k < n; k += OPT_BLOCK) s += sumsq_range(g, k, n - k < OPT_BLOCK ? n : k + OPT_BLOCK);
     return sqrt(s);
 }
 
