@@ -8,7 +8,8 @@ For each reference configuration and 1 and 2 threads, on one rank:
             (`fmtrain bench`), sampling throughput (network evaluations/s of `fmtrain sample`,
             Euler), and peak memory over the process baseline against the analytic size;
   pytorch   the same model, step, loss and optimizer (scripts/bench_torch.py), and the ratios.
-Then MPI weak scaling: 1 rank vs 2 ranks at the same per-rank batch, with the allreduce's share.
+Then MPI weak scaling: 1 rank vs 2 ranks at the same per-rank batch, with the allreduce's share,
+and 2 ranks against two independent 1-rank processes run at once.
 
 The machine may be shared and noisy: every figure is a median, and the comparisons are ratios
 of figures measured minutes apart in the same run. Writes the table to stdout and every figure
@@ -82,13 +83,16 @@ def fm_bench(fm, name, D, H, L, B, threads, seconds):
     return {k: float(v) for k, v in re.findall(r"^bench (\S+) (\S+)$", out, re.M)}
 
 
-def fm_train(fm, name, D, H, L, B, threads, np_, steps, outdir):
+def train_cmd(fm, name, D, H, L, B, threads, np_, steps, outdir, unbound=False):
     shutil.rmtree(outdir, ignore_errors=True)
     every = max(1, steps // 10)
-    out = run(mpirun(np_, threads) + [fm, "train"] + data_args(D) + model_args(name, H, L) +
-              ["--batch", str(B * np_),
-               "--steps", str(steps), "--log-every", str(every), "--ckpt-every", str(steps), "--warmup", "0",
-               "--out", outdir], env=mpi_env(threads))
+    return (mpirun(np_, threads) + (["--bind-to", "none"] if unbound and threads == 1 else []) + [fm, "train"] + data_args(D) + model_args(name, H, L) +
+            ["--batch", str(B * np_),
+             "--steps", str(steps), "--log-every", str(every), "--ckpt-every", str(steps), "--warmup", "0",
+             "--out", outdir])
+
+
+def train_figures(out, B, np_):
     rates = [float(x) for x in re.findall(r"\| (\d+) samples/s \|", out)][1:]  # the first interval warms up
     mem = re.search(r"peak ([\d.]+) MB resident, ([\d.]+) MB over the ([\d.]+) MB before the model; "
                     r"the model needs ([\d.]+) MB", out)
@@ -98,6 +102,23 @@ def fm_train(fm, name, D, H, L, B, threads, np_, steps, outdir):
             "steps_per_s_max": max(rates) / (B * np_), "peak_mb": float(mem.group(1)),
             "mem_over_base_mb": float(mem.group(2)), "base_mb": float(mem.group(3)),
             "analytic_mb": float(mem.group(4)), "allreduce_pct": float(comm.group(1))}
+
+
+def fm_train(fm, name, D, H, L, B, threads, np_, steps, outdir):
+    return train_figures(run(train_cmd(fm, name, D, H, L, B, threads, np_, steps, outdir), env=mpi_env(threads)), B, np_)
+
+
+def fm_train_pair(fm, name, D, H, L, B, steps, outdir):
+    """Two independent 1-rank, 1-thread trainings at once (no MPI between them): what two ranks
+    would reach on this machine without communicating, the baseline that isolates the cost of
+    the allreduce and of the ranks' lockstep from the sharing of cores, caches and memory."""
+    # unbound: two separate mpiruns would each bind their one rank to the same first core
+    procs = [subprocess.Popen(train_cmd(fm, name, D, H, L, B, 1, 1, steps, f"{outdir}-{k}", unbound=True), env=mpi_env(1),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for k in range(2)]
+    outs = [p.communicate()[0] for p in procs]
+    if any(p.returncode for p in procs):
+        sys.exit(f"bench: a concurrent training failed:\n{outs[0][-2000:]}\n{outs[1][-2000:]}")
+    return statistics.mean(train_figures(o, B, 1)["steps_per_s"] for o in outs)
 
 
 def fm_sample(fm, outdir, threads, n, steps, batch):
@@ -185,7 +206,10 @@ def main():
         steps = max(12 if unet else 50, int(rows[-2]["fm"]["steps_per_s"] * seconds * 1.2))
         one = fm_train(fm, name, D, H, L, B, 1, 1, steps, os.path.join(a.out, "weak1"))
         two = fm_train(fm, name, D, H, L, B, 1, 2, steps, os.path.join(a.out, "weak2"))
-        scaling.append({"config": name, "one": one, "two": two, "efficiency": two["steps_per_s"] / one["steps_per_s"]})
+        pair = fm_train_pair(fm, name, D, H, L, B, steps, os.path.join(a.out, "weakpair"))
+        scaling.append({"config": name, "one": one, "two": two, "pair_steps_per_s": pair,
+                        "efficiency": two["steps_per_s"] / one["steps_per_s"],
+                        "efficiency_vs_pair": two["steps_per_s"] / pair})
 
     def ratio(x, y):
         return f"{x / y:5.2f}x" if y else "   -  "
@@ -217,10 +241,12 @@ def main():
         if "optim_ms" in f:
             line += f"; optimizer {f['optim_ms']:7.3f} ms ({f['optim_gbs']:4.1f} GB/s): bound {100 * f['gemm_optim_bound']:4.1f}%"
         print(line)
-    print("\nweak scaling, 1 thread per rank, same batch per rank:")
+    print("\nweak scaling, 1 thread per rank, same batch per rank (and against two independent 1-rank processes run\n"
+          "at once, which share the machine as two ranks do but do not communicate):")
     for s in scaling:
         print(f"  {s['config']:16} 1 rank {s['one']['steps_per_s']:8.1f} steps/s, 2 ranks {s['two']['steps_per_s']:8.1f} "
-              f"steps/s: efficiency {100 * s['efficiency']:5.1f}%, allreduce {s['two']['allreduce_pct']:.1f}% of the time")
+              f"steps/s: efficiency {100 * s['efficiency']:5.1f}%, allreduce {s['two']['allreduce_pct']:.1f}% of the time; "
+              f"2 independent {s['pair_steps_per_s']:8.1f} steps/s each: 2 ranks reach {100 * s['efficiency_vs_pair']:5.1f}%")
     print("\nmem MB: peak resident memory of rank 0 over its resident size just before the model was allocated "
           "(MPI, HDF5 and BLAS excluded); torch: over its size after import, data tensor excluded.")
     with open(os.path.join(a.out, "bench.json"), "w") as fo:
