@@ -76,6 +76,13 @@ void FN(fm_linear_backward_add)(T *din, T *dw, T *db, const T *dout, const T *in
              din, (int)NI);
 }
 
+/* silu'(x) from e = exp(-x): s (1 + x (1 - s)) with s = 1/(1 + e) and 1 - s = e s, without the
+ * cancellation of 1 - s for large x. */
+VEC_MATH static inline __attribute__((always_inline)) T FN(silu_grad)(T x, T e) {
+    const T s = 1 / (1 + e);
+    return s * (1 + x * (e * s));
+}
+
 /* SiLU h = a s(a), s = 1/(1 + e^-a), and its backward da = dh (s + a s (1 - s)): serial
  * kernels that the compiler vectorises, run on chunks by the OpenMP team for large n. */
 VEC_CLONES static void FN(silu_fwd_kernel)(T *h, const T *a, size_t n) {
@@ -89,18 +96,14 @@ VEC_CLONES static void FN(silu_fwd_kernel)(T *h, const T *a, size_t n) {
 VEC_CLONES static void FN(silu_bwd_kernel)(T *da, const T *dh, const T *a, size_t n) {
     #pragma omp simd
     for (size_t i = 0; i < n; i++) {
-        T x = a[i], e = EXP(-x);
-        T s = 1 / (1 + e); /* and 1 - s = e s, without the cancellation of 1 - s for large x */
-        da[i] = dh[i] * s * (1 + x * (e * s));
+        da[i] = dh[i] * FN(silu_grad)(a[i], EXP(-a[i]));
     }
 }
 
 VEC_CLONES static void FN(silu_bwd_add_kernel)(T *da, const T *dh, const T *a, size_t n) {
     #pragma omp simd
     for (size_t i = 0; i < n; i++) {
-        T x = a[i], e = EXP(-x);
-        T s = 1 / (1 + e);
-        da[i] += dh[i] * s * (1 + x * (e * s));
+        da[i] += dh[i] * FN(silu_grad)(a[i], EXP(-a[i]));
     }
 }
 
@@ -130,7 +133,7 @@ VEC_CLONES static void FN(bias_silu_kernel)(T *restrict a, T *restrict h, T *res
 }
 
 /* Rows [0,B), columns [0,n) of row stride NO: da = dh silu'(a) and db += da, with e = exp(-a)
- * from the forward pass (the same arithmetic as silu_bwd_kernel's). */
+ * from the forward pass. */
 VEC_CLONES static void FN(silu_bwd_bias_kernel)(T *restrict da, T *restrict db, const T *restrict dh,
                                                 const T *restrict a, const T *restrict e, size_t B, size_t n,
                                                 size_t NO) {
@@ -138,8 +141,7 @@ VEC_CLONES static void FN(silu_bwd_bias_kernel)(T *restrict da, T *restrict db, 
         const size_t r = i * NO;
         #pragma omp simd
         for (size_t o = 0; o < n; o++) {
-            const T x = a[r + o], s = 1 / (1 + e[r + o]);
-            const T d = dh[r + o] * s * (1 + x * (e[r + o] * s));
+            const T d = dh[r + o] * FN(silu_grad)(a[r + o], e[r + o]);
             da[r + o] = d;
             db[o] += d;
         }
