@@ -66,6 +66,8 @@ typedef struct {
     float *params, *grads, *m, *v, *ema, *x, *t, *target;
     float *A, *Bm, *C; /* GEMM operands, large enough for every shape (per thread for the U-Net) */
     size_t big;        /* floats in each of them per thread */
+    float *comm;       /* the allreduce's buffer (parameters + 2, zeros: sums stay finite) */
+    int polling;       /* a non-blocking sum is outstanding: poll it between GEMMs */
     FmNetActs acts;
     long step;
 } Bench;
@@ -79,6 +81,7 @@ static void gemm_step_mlp(Bench *b) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, NO, NI, 1, b->A, NI, b->Bm, NI, 1, b->C, NO);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, NO, NI, B, 1, b->A, NO, b->Bm, NI, 1, b->C, NI);
         if (l) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, NI, NO, 1, b->A, NO, b->Bm, NI, 0, b->C, NI);
+        if (b->polling) fm_dist_isum_poll();
     }
 }
 
@@ -107,6 +110,7 @@ static void gemm_step_unet(Bench *b) {
             else if (need_dx)
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, KK, N, Co, 1, A, KK, Bm, N, 0, C, N);
         }
+        if (b->polling) fm_dist_isum_poll();
     }
 }
 
@@ -118,6 +122,24 @@ static void gemm_step(Bench *b) {
 static void gemm_square(Bench *b) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1024, 1024, 1024, 1, b->A, 1024, b->Bm, 1024, 0, b->C,
                 1024);
+}
+
+/* Communication (under mpirun with 2 or more ranks): the gradient's allreduce alone, after the
+ * step's GEMMs, and overlapped with them (started first and polled after each layer's GEMMs, as
+ * buckets reduced during the backward pass would be): how much of its time an overlap can hide. */
+static void allreduce_step(Bench *b) { fm_dist_sum_floats(b->comm, fm_net_table(b->net)->total + 2); }
+
+static void gemm_then_allreduce(Bench *b) {
+    gemm_step(b);
+    allreduce_step(b);
+}
+
+static void gemm_overlap_allreduce(Bench *b) {
+    fm_dist_isum_floats_start(b->comm, fm_net_table(b->net)->total + 2);
+    b->polling = 1;
+    gemm_step(b);
+    b->polling = 0;
+    fm_dist_isum_wait();
 }
 
 /* The training step's compute, as train.c runs it (clip 1, AdamW defaults, EMA 0.999). */
@@ -174,13 +196,15 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Calls per second of fn: median over 7 intervals of about `seconds`/7, after a warm-up. */
+/* Calls per second of fn: median over 7 intervals of about `seconds`/7, after a warm-up. Every
+ * interval's time is the slowest rank's, so all ranks run the same number of calls (fn may be
+ * collective). */
 static double rate(void (*fn)(Bench *), Bench *b, double seconds) {
     long reps = 1;
     for (;;) { /* warm-up and calibration: an interval of reps calls takes about seconds/7 */
         double t0 = fm_now();
         for (long r = 0; r < reps; r++) fn(b);
-        double dt = fm_now() - t0;
+        double dt = fm_dist_max_double(fm_now() - t0);
         if (dt > seconds / 14) {
             reps = (long)((double)reps * (seconds / 7) / dt) + 1;
             break;
@@ -189,9 +213,10 @@ static double rate(void (*fn)(Bench *), Bench *b, double seconds) {
     }
     double r[7];
     for (int k = 0; k < 7; k++) {
+        fm_dist_barrier();
         double t0 = fm_now();
         for (long i = 0; i < reps; i++) fn(b);
-        r[k] = (double)reps / (fm_now() - t0);
+        r[k] = (double)reps / fm_dist_max_double(fm_now() - t0);
     }
     qsort(r, 7, sizeof r[0], cmp_double);
     return r[3];
@@ -230,6 +255,8 @@ int fm_bench_main(int argc, char **argv) {
     b.v = fm_malloc_floats(NP), b.ema = fm_malloc_floats(NP);
     b.x = fm_malloc_floats(B * D), b.t = fm_malloc_floats(B), b.target = fm_malloc_floats(B * D);
     b.A = fm_malloc_floats(big * per), b.Bm = fm_malloc_floats(big * per), b.C = fm_malloc_floats(big * per);
+    b.comm = fm_malloc_floats(NP + 2);
+    memset(b.comm, 0, (NP + 2) * sizeof(float));
     fm_net_init_params(net, b.params, 1);
     memcpy(b.ema, b.params, NP * sizeof(float));
     fm_net_acts_init(&b.acts, net, B);
@@ -243,6 +270,21 @@ int fm_bench_main(int argc, char **argv) {
     const double flops = fm_net_flops(net, B), sq = 2.0 * 1024 * 1024 * 1024;
     const double g = rate(gemm_step, &b, cfg.seconds), q = rate(gemm_square, &b, cfg.seconds);
     const double c = rate(compute_step, &b, cfg.seconds), o = rate(optim_step, &b, cfg.seconds);
+    const int ranks = fm_dist_size();
+    double ar = 0, seq = 0, ovl = 0;
+    if (ranks > 1) {
+        /* the non-blocking sum must sum: rank r contributes r + 1 to every value */
+        for (size_t i = 0; i < NP + 2; i++) b.comm[i] = (float)(fm_dist_rank() + 1);
+        fm_dist_isum_floats_start(b.comm, NP + 2);
+        fm_dist_isum_wait();
+        const float want = (float)(ranks * (ranks + 1) / 2);
+        for (size_t i = 0; i < NP + 2; i++)
+            FM_CHECK(b.comm[i] == want, "bench: the non-blocking allreduce gave %g at %zu, not %g", b.comm[i], i, want);
+        memset(b.comm, 0, (NP + 2) * sizeof(float));
+        ar = rate(allreduce_step, &b, cfg.seconds);
+        seq = rate(gemm_then_allreduce, &b, cfg.seconds);
+        ovl = rate(gemm_overlap_allreduce, &b, cfg.seconds);
+    }
     if (fm_dist_rank() == 0) {
         char arch[256];
         fm_net_describe(net, arch, sizeof arch);
@@ -255,9 +297,15 @@ int fm_bench_main(int argc, char **argv) {
          * but the GEMMs and this pass took no time: t_gemm / (t_gemm + t_optim) */
         printf("bench optim_ms %.4f\nbench optim_gbs %.3f\n", 1e3 / o, 40.0 * (double)NP * o / 1e9);
         printf("bench gemm_optim_bound %.4f\n", (1 / g) / (1 / g + 1 / o));
+        if (ranks > 1) {
+            /* hidden: the share of the allreduce's own time that running it beside the GEMMs saves */
+            printf("bench ranks %d\nbench allreduce_ms %.4f\nbench gemm_ms %.4f\n", ranks, 1e3 / ar, 1e3 / g);
+            printf("bench gemm_then_allreduce_ms %.4f\nbench gemm_overlap_allreduce_ms %.4f\n", 1e3 / seq, 1e3 / ovl);
+            printf("bench overlap_hidden %.4f\n", (1 / seq - 1 / ovl) / (1 / ar));
+        }
     }
     free(b.params), free(b.grads), free(b.m), free(b.v), free(b.ema), free(b.x), free(b.t), free(b.target);
-    free(b.A), free(b.Bm), free(b.C);
+    free(b.A), free(b.Bm), free(b.C), free(b.comm);
     fm_net_acts_free(&b.acts);
     free(net);
     return FM_EXIT_OK;

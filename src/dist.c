@@ -57,6 +57,26 @@ void fm_dist_sum_floats(float *buf, size_t n) {
     }
 }
 
+static MPI_Request g_isum = MPI_REQUEST_NULL;
+
+void fm_dist_isum_floats_start(float *buf, size_t n) {
+    FM_CHECK(g_isum == MPI_REQUEST_NULL, "fm_dist_isum_floats_start: a sum is already outstanding");
+    FM_CHECK(n < CHUNK, "fm_dist_isum_floats_start: %zu values is too many", n);
+    if (g_size == 1) return;
+    MPI_OK(MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &g_isum), "MPI_Iallreduce");
+}
+
+int fm_dist_isum_poll(void) {
+    if (g_isum == MPI_REQUEST_NULL) return 1;
+    int done = 0;
+    MPI_OK(MPI_Test(&g_isum, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    return done;
+}
+
+void fm_dist_isum_wait(void) {
+    if (g_isum != MPI_REQUEST_NULL) MPI_OK(MPI_Wait(&g_isum, MPI_STATUS_IGNORE), "MPI_Wait");
+}
+
 void fm_dist_sum_doubles(double *buf, size_t n) {
     if (g_size == 1) return;
     FM_CHECK(n < CHUNK, "fm_dist_sum_doubles: %zu values is too many", n);

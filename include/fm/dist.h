@@ -18,6 +18,11 @@ int fm_dist_size(void);
 /* In-place sums over all ranks. */
 void fm_dist_sum_floats(float *buf, size_t n);
 void fm_dist_sum_doubles(double *buf, size_t n);
+/* A non-blocking in-place sum (at most one outstanding, fewer than 2^30 values): start it,
+ * poll it (each call drives its progress; 1 once it is complete), wait for it. */
+void fm_dist_isum_floats_start(float *buf, size_t n);
+int fm_dist_isum_poll(void);
+void fm_dist_isum_wait(void);
 /* Sum onto rank 0 (other ranks' buffers are left as they were). */
 void fm_dist_reduce_floats(float *buf, size_t n);
 /* Broadcast from rank 0. */
