@@ -23,6 +23,7 @@
 #include <Random123/philox.h>
 
 #include "fm/common.h"
+#include "vec.h"
 
 void fm_philox4x32_10(uint32_t out[4], const uint32_t ctr[4], const uint32_t key[2]) {
     philox4x32_ctr_t c = {{ctr[0], ctr[1], ctr[2], ctr[3]}};
@@ -89,6 +90,17 @@ double fm_stream_normal(FmStream *s) {
     s->spare = r * sin(a);
     s->has_spare = 1;
     return r * cos(a);
+}
+
+VEC_CLONES void fm_box_muller_f(float *restrict z, const double *restrict u, size_t n) {
+    #pragma omp simd
+    for (size_t k = 0; k < n; k++) {
+        const double r = sqrt(-2.0 * fast_log(u[2 * k])), a = 2.0 * FM_PI * u[2 * k + 1];
+        double sn, cs;
+        fast_sincos(a, &sn, &cs);
+        z[2 * k] = (float)(r * cs);
+        z[2 * k + 1] = (float)(r * sn);
+    }
 }
 
 /* Rademacher +-1 from the top bit of one word (Philox output bits are all equally good). */

@@ -117,6 +117,7 @@ typedef struct {
     size_t P, D, B, m, nmicro, first_micro; /* ranks, dim, batch, micro-batch, my micro-batches */
     float *params, *grads, *adam_m, *adam_v, *ema;
     float *z, *eps, *t, *x, *target; /* (m, D) and (m) */
+    double *u;                       /* the noise's uniforms: (m, 2 ceil(D / 2)) */
     FmNetActs acts;
     FmData data;
     double data_seconds; /* time spent drawing data items */
@@ -144,8 +145,11 @@ static void draw_micro_batch(Trainer *tr, long step, size_t mb) {
     double t0 = fm_now();
     fm_data_draw(&tr->data, tr->z, step, (uint64_t)(mb * m), m, tr->B);
     tr->data_seconds += fm_now() - t0;
-    /* rows are independent streams: any split over threads draws the same values */
-    #pragma omp parallel for schedule(static) if (m * D >= 8192)
+    /* rows are independent streams: any split over threads draws the same values. The noise is
+     * drawn as fm_stream_normal would (its uniforms in the same order), then turned into normals
+     * by one vectorised Box-Muller pass over the whole batch (fm_box_muller_f) */
+    const size_t np = (D + 1) / 2, big = m * D >= 8192; /* Box-Muller pairs per row */
+    #pragma omp parallel for schedule(static) if (big)
     for (size_t r = 0; r < m; r++) {
         uint64_t gi = (uint64_t)(mb * m + r);
         FmStream s;
@@ -153,7 +157,21 @@ static void draw_micro_batch(Trainer *tr, long step, size_t mb) {
         double t = logit ? 1.0 / (1.0 + exp(-fm_stream_normal(&s))) : fm_stream_uniform(&s);
         tr->t[r] = (float)(t * tr->su.t_max);
         fm_stream_init(&s, (uint64_t)tr->cfg->seed, (uint64_t)step, gi, FM_RNG_NOISE);
-        for (size_t d = 0; d < D; d++) tr->eps[r * D + d] = (float)fm_stream_normal(&s);
+        for (size_t k = 0; k < 2 * np; k++) tr->u[r * 2 * np + k] = fm_stream_uniform(&s);
+    }
+    if (D % 2 == 0 && !big) {
+        fm_box_muller_f(tr->eps, tr->u, m * np); /* rows of D = 2 np values, back to back */
+    } else {
+        #pragma omp parallel for schedule(static) if (big)
+        for (size_t r = 0; r < m; r++) {
+            const double *u = tr->u + r * 2 * np;
+            fm_box_muller_f(tr->eps + r * D, u, D / 2);
+            if (D % 2) /* the last pair's cosine; its sine is not used */
+                tr->eps[r * D + D - 1] = (float)(sqrt(-2.0 * log(u[2 * np - 2])) * cos(2.0 * FM_PI * u[2 * np - 1]));
+        }
+    }
+    #pragma omp parallel for schedule(static) if (big)
+    for (size_t r = 0; r < m; r++) {
         FmCoef c = fm_schedule_eval(&tr->su.sched, tr->t[r]);
         fm_path_sample(tr->x + r * D, tr->z + r * D, tr->eps + r * D, c, D);
         fm_path_target(tr->target + r * D, tr->su.objective, tr->z + r * D, tr->eps + r * D, c, D);
@@ -211,6 +229,7 @@ static void trainer_alloc(Trainer *tr) {
     tr->ema = fm_malloc_floats(P);
     tr->z = fm_malloc_floats(m * D);
     tr->eps = fm_malloc_floats(m * D);
+    tr->u = fm_malloc_aligned(m * 2 * ((D + 1) / 2), sizeof(double));
     tr->x = fm_malloc_floats(m * D);
     tr->target = fm_malloc_floats(m * D);
     tr->t = fm_malloc_floats(m);
@@ -228,7 +247,7 @@ static double train_bytes(const Trainer *tr) {
 
 static void trainer_free(Trainer *tr) {
     free(tr->params), free(tr->grads), free(tr->adam_m), free(tr->adam_v), free(tr->ema);
-    free(tr->z), free(tr->eps), free(tr->x), free(tr->target), free(tr->t);
+    free(tr->z), free(tr->eps), free(tr->u), free(tr->x), free(tr->target), free(tr->t);
     fm_net_acts_free(&tr->acts);
     fm_data_close(&tr->data);
 }

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -319,11 +320,50 @@ static void test_permute(void) {
     printf("fm_permute: bijection on n = 1, 2, 3, 7, 10, 1000, 60000, 2^20+3; epochs and seeds give different orders\n");
 }
 
+/* The batch's vectorised Box-Muller (its own log and sincos) against fm_stream_normal (libm's),
+ * on 2^20 pairs from a stream plus the extreme uniforms: as floats, equal or one ulp apart. */
+static void test_box_muller_batch(void) {
+    enum { N = 1 << 20, X = 6 };
+    double *u = malloc((N + X) * 2 * sizeof *u);
+    float *z = malloc((N + X) * 2 * sizeof *z);
+    float *want = malloc((N + X) * 2 * sizeof *want);
+    FmStream s, w;
+    fm_stream_init(&s, 11, 3, 5, FM_RNG_NOISE);
+    w = s;
+    for (size_t k = 0; k < 2 * (size_t)N; k++) u[k] = fm_stream_uniform(&s);
+    for (size_t k = 0; k < 2 * (size_t)N; k++) want[k] = (float)fm_stream_normal(&w);
+    const double lo = 0.5 * 0x1p-52, hi = ((double)((1ULL << 52) - 1) + 0.5) * 0x1p-52; /* the extreme uniforms */
+    const double ext[X][2] = {{lo, lo}, {lo, hi}, {hi, lo}, {hi, hi}, {0.5, 0.25}, {0x1p-30, 0.75}};
+    for (int k = 0; k < X; k++) {
+        const double r = sqrt(-2.0 * log(ext[k][0])), a = 2.0 * FM_PI * ext[k][1];
+        u[2 * (N + k)] = ext[k][0], u[2 * (N + k) + 1] = ext[k][1];
+        want[2 * (N + k)] = (float)(r * cos(a)), want[2 * (N + k) + 1] = (float)(r * sin(a));
+    }
+    fm_box_muller_f(z, u, N + X);
+    size_t equal = 0, over = 0;
+    for (size_t k = 0; k < 2 * (size_t)(N + X); k++) {
+        if (z[k] == want[k]) {
+            equal++;
+            continue;
+        }
+        const float up = nextafterf(want[k], INFINITY), down = nextafterf(want[k], -INFINITY);
+        /* one ulp, or (near a zero of cos or sin) within 1e-15 absolute of the libm value */
+        if (!(z[k] == up || z[k] == down || fabsf(z[k] - want[k]) < 1e-15f)) over++;
+    }
+    printf("RESULT rng: vectorised Box-Muller vs fm_stream_normal on %d values: %.4f%% equal as floats, "
+           "%zu more than one ulp apart\n", 2 * (N + X), 100.0 * (double)equal / (2.0 * (N + X)), over);
+    T_CHECK(over == 0, "%zu vectorised normals differ from fm_stream_normal's by more than one float ulp", over);
+    T_CHECK((double)equal > 0.99 * 2.0 * (N + X), "only %zu of %d vectorised normals equal fm_stream_normal's", equal,
+            2 * (N + X));
+    free(u), free(z), free(want);
+}
+
 int main(void) {
     test_permute();
     test_kat();
     test_layout();
     test_normal_moments();
+    test_box_muller_batch();
     test_uniform();
     test_determinism_and_keys();
     test_order_independence();
