@@ -107,11 +107,7 @@ void fm_data_draw(FmData *d, float *z, long step, uint64_t g0, size_t m, size_t 
     const FmTrainConfig *cfg = d->cfg;
     const size_t D = d->su->net.D;
     if (!d->reader) {
-        for (size_t r = 0; r < m; r++) {
-            FmStream s;
-            fm_stream_init(&s, (uint64_t)cfg->seed, (uint64_t)step, g0 + r, FM_RNG_DATA);
-            fm_toy_draw(z + r * D, d->su->data, &s);
-        }
+        fm_toy_draw_items(z, d->su->data, (uint64_t)cfg->seed, (uint64_t)step, g0, m, FM_RNG_DATA);
         return;
     }
     const uint64_t N = d->su->info.N;

@@ -7,6 +7,7 @@
  * Then determinism by seed, fm_toy_heldout's stream keys, and name parsing.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -288,6 +289,65 @@ static void test_parse(void) {
     T_CHECK(fm_toy_parse(&got, "Moons") == -1, "names are case-sensitive");
 }
 
+/* The sets' definitions (the table in toy.c) written out again with libm's sin, cos and log, on
+ * the same stream: fm_toy_draw's vectorised pass must give the same floats, or one ulp apart. */
+static void reference_item(float *z, FmToyKind k, FmStream *s) {
+    double e0, e1;
+    if (k == FM_TOY_TWOPOINT) {
+        z[0] = fm_stream_uniform(s) < 0.5 ? -2.0f : 2.0f;
+    } else if (k == FM_TOY_8GAUSSIANS) {
+        double a = floor(8 * fm_stream_uniform(s)) * FM_PI / 4;
+        e0 = fm_stream_normal(s), e1 = fm_stream_normal(s);
+        z[0] = (float)(G8_R * cos(a) + G8_S * e0), z[1] = (float)(G8_R * sin(a) + G8_S * e1);
+    } else if (k == FM_TOY_MOONS) {
+        int up = fm_stream_uniform(s) < 0.5;
+        double t = FM_PI * fm_stream_uniform(s);
+        e0 = fm_stream_normal(s), e1 = fm_stream_normal(s);
+        z[0] = (float)(MOONS_M * ((up ? cos(t) : 1 - cos(t)) + MOONS_S * e0 - 0.5));
+        z[1] = (float)(MOONS_M * ((up ? sin(t) : 0.5 - sin(t)) + MOONS_S * e1 - 0.25));
+    } else if (k == FM_TOY_CHECKERBOARD) {
+        int c = (int)floor(8 * fm_stream_uniform(s)), i = c / 2, j = 2 * (c % 2) + (i % 2);
+        double u1 = fm_stream_uniform(s), u2 = fm_stream_uniform(s);
+        z[0] = (float)(-2.0 + i + u1), z[1] = (float)(-2.0 + j + u2);
+    } else if (k == FM_TOY_SPIRALS) {
+        double q = sqrt(fm_stream_uniform(s)), sg = fm_stream_uniform(s) < 0.5 ? 1 : -1;
+        e0 = fm_stream_normal(s), e1 = fm_stream_normal(s);
+        z[0] = (float)(sg * (-SP_A * q * cos(3 * FM_PI * q)) + SP_S * e0);
+        z[1] = (float)(sg * (SP_A * q * sin(3 * FM_PI * q)) + SP_S * e1);
+    } else {
+        double r = 0.5 * (floor(4 * fm_stream_uniform(s)) + 1), phi = 2 * FM_PI * fm_stream_uniform(s);
+        e0 = fm_stream_normal(s), e1 = fm_stream_normal(s);
+        z[0] = (float)(r * cos(phi) + RINGS_S * e0), z[1] = (float)(r * sin(phi) + RINGS_S * e1);
+    }
+}
+
+static void test_against_libm(void) {
+    for (int k = 0; k < FM_TOY_COUNT; k++) {
+        const size_t d = (size_t)fm_toy_dim((FmToyKind)k);
+        size_t equal = 0, over = 0, total = 0, consumed = 0;
+        for (size_t i = 0; i < N; i++) {
+            FmStream a, b;
+            fm_stream_init(&a, SEED, 7, i, FM_RNG_DATA);
+            b = a;
+            float z[2], w[2];
+            fm_toy_draw(z, (FmToyKind)k, &a);
+            reference_item(w, (FmToyKind)k, &b);
+            consumed += fm_stream_u32(&a) != fm_stream_u32(&b);
+            for (size_t j = 0; j < d; j++, total++) {
+                if (z[j] == w[j]) equal++;
+                else if (!(z[j] == nextafterf(w[j], INFINITY) || z[j] == nextafterf(w[j], -INFINITY) ||
+                           fabsf(z[j] - w[j]) < 1e-15f))
+                    over++;
+            }
+        }
+        printf("RESULT toy: %-12s vectorised vs libm definition: %.3f%% of %zu values equal, %zu more than one ulp "
+               "apart\n", fm_toy_name((FmToyKind)k), 100.0 * (double)equal / (double)total, total, over);
+        T_CHECK(consumed == 0, "%s: %zu items consume other draws than documented", fm_toy_name((FmToyKind)k), consumed);
+        T_CHECK(over == 0, "%s: %zu values more than one float ulp from the libm definition", fm_toy_name((FmToyKind)k),
+                over);
+    }
+}
+
 int main(void) {
     test_twopoint();
     test_8gaussians();
@@ -296,6 +356,7 @@ int main(void) {
     test_spirals();
     test_rings();
     test_determinism();
+    test_against_libm();
     test_parse();
     return T_DONE();
 }

@@ -28,6 +28,9 @@ const char *fm_toy_name(FmToyKind k);
 int fm_toy_dim(FmToyKind k);
 /* One item into z[0 .. dim-1]. */
 void fm_toy_draw(float *z, FmToyKind k, FmStream *s);
+/* Items g0 .. g0 + n - 1 into z (n x dim), item i drawn by fm_toy_draw on the fresh stream
+ * (seed, step, g0 + i, purpose), the same values; in one vectorised pass per chunk. */
+void fm_toy_draw_items(float *z, FmToyKind k, uint64_t seed, uint64_t step, uint64_t g0, size_t n, uint32_t purpose);
 /* n held-out items (index 0..n-1, purpose FM_RNG_HELDOUT) into z (n x dim). */
 void fm_toy_heldout(float *z, FmToyKind k, uint64_t seed, size_t n);
 
