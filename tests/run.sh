@@ -12,8 +12,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 # every MPI launch is bounded: a hang fails the test (exit 110) instead of the suite
 export MPIRUN="mpirun --oversubscribe --timeout ${MPI_TIMEOUT:-240}"
+# KEEP_TMP=1 keeps the scratch directory (with each test's log) for a look afterwards
 export TMPDIR_TEST=$(mktemp -d /tmp/fmtrain-test.XXXXXX)
-trap 'rm -rf "$TMPDIR_TEST"' EXIT
+trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMPDIR_TEST"' EXIT
 
 only=${1:-}
 pass=0 fail=0 failed=() skipped=()

@@ -3,7 +3,9 @@
 #
 # kill -9 (FAULT_TRIALS trials, 20 by default). Each trial starts a 2-rank training with a
 # checkpoint every 20 steps, then kills one rank with SIGKILL:
-#   - odd trials: a random rank after a random delay (seeded by the trial number);
+#   - odd trials: a random rank at a random moment (seeded by the trial number): up to 15 ms
+#     after the checkpoint of a random step, so that the kill lands inside the training on any
+#     machine;
 #   - even trials: rank 0 (the writer) the moment a ckpt-*.h5.tmp or log.h5.tmp appears, i.e.
 #     while it writes a checkpoint or the log (counted as "mid-write" when the .tmp is still
 #     there after the kill).
@@ -54,21 +56,23 @@ for trial in $(seq "$TRIALS"); do
     [ -n "$victim" ] || { fail "trial $trial: ranks did not start"; kill -9 "$mp"; wait "$mp"; continue; }
     what=""
     if [ $((trial % 2)) -eq 1 ]; then
-        sleep "$(printf '0.%03d' $((200 + RANDOM % 700)))"
-        kill -9 "$victim" 2>/dev/null
-        what="random moment"
+        # a random moment inside the training on any machine: a random short delay after the
+        # checkpoint of a random step (every checkpoint is kept)
+        printf -v ck '%s/ckpt-%08d.h5' "$out" $((20 * (1 + RANDOM % 70)))
+        while [ ! -e "$ck" ] && kill -0 "$victim" 2>/dev/null; do :; done
+        sleep "$(printf '0.%03d' $((RANDOM % 15)))"
+        if kill -9 "$victim" 2>/dev/null; then what="random moment after $(basename "$ck")"; else what="after the job's end"; fi
     else
         # skip a few checkpoints so that the kill does not always land on the first one
         skip=$((RANDOM % 4)) seen=""
         shopt -s nullglob # poll without forking: a checkpoint write takes milliseconds
-        for _ in $(seq 1000000); do
+        while kill -0 "$victim" 2>/dev/null; do
             tmps=("$out"/*.tmp) tmp=""
             [ ${#tmps[@]} -gt 0 ] && tmp=${tmps[0]}
             if [ -n "$tmp" ] && [ "$tmp" != "$seen" ]; then
                 [ "$skip" -eq 0 ] && { kill -9 "$victim" 2>/dev/null; break; }
                 skip=$((skip - 1)) seen=$tmp
             fi
-            kill -0 "$victim" 2>/dev/null || break
         done
         shopt -u nullglob
         if [ -n "$tmp" ] && [ -e "$tmp" ]; then what="writing $(basename "$tmp")"; midwrite=$((midwrite + 1))
@@ -80,7 +84,8 @@ for trial in $(seq "$TRIALS"); do
     dt=$(calc "$(now) - $t0")
     [ "$(calc "$dt > $maxend")" -eq 1 ] && maxend=$dt
     left=$(pgrep -f -- "--out $out( |\$)" | wc -l)
-    [ "$rc" -ne 0 ] || fail "trial $trial: the job exited 0 although a rank was killed"
+    if [ "$what" = "after the job's end" ]; then fail "trial $trial: the job ended before the kill, the test's delay is too long"
+    elif [ "$rc" -eq 0 ]; then fail "trial $trial: the job exited 0 although a rank was killed"; fi
     [ "$(calc "$dt < $BOUND")" -eq 1 ] || fail "trial $trial: the job took $dt s to end after the kill"
     [ "$left" -eq 0 ] || fail "trial $trial: $left processes survived"
     state=$("$PYTHON" "$HERE/check_run_dir.py" "$out") || { corrupt=$((corrupt + 1)); fail "trial $trial: $state"; }
