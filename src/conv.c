@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "conv_direct.h"
 #include "fm/common.h"
 
 int fm_conv_dims(FmConvDims *d, size_t Ci, size_t H, size_t W, size_t Co, size_t K, size_t stride, size_t pad) {
@@ -42,18 +43,23 @@ static size_t conv_tmp_floats(const FmConvDims *d) {
 /* One thread's share of the scratch: im2col and output buffers, partial weight and bias gradients.
  */
 static size_t conv_per_thread(const FmConvDims *d) {
-    return conv_col_floats(d) + conv_tmp_floats(d) + d->Co * (d->Ci * d->K * d->K + 1);
+    const size_t n = conv_col_floats(d) + conv_tmp_floats(d) + d->Co * (d->Ci * d->K * d->K + 1);
+    const size_t direct = fm_conv_direct_per_thread(d); /* or the direct kernels' buffers, in the same place */
+    return n > direct ? n : direct;
 }
 
 size_t fm_conv_scratch(const FmConvDims *d, size_t threads) {
     /* and, after the threads' shares, the flipped kernel of a "same" convolution's backward */
-    return threads * conv_per_thread(d) + d->Co * d->Ci * d->K * d->K;
+    const size_t wf = d->Co * d->Ci * d->K * d->K, direct = fm_conv_direct_shared(d);
+    return threads * conv_per_thread(d) + (wf > direct ? wf : direct);
 }
 
 #define T float
 #define S f
 #define GEMM cblas_sgemm
+#define CONV_DIRECT
 #include "conv_tmpl.h"
+#undef CONV_DIRECT
 #undef T
 #undef S
 #undef GEMM

@@ -127,6 +127,12 @@ void FN(fm_conv2d_forward)(T *out, const T *in, const T *w, const T *b, T *scrat
     const size_t KK = d->Ci * d->K * d->K, N = d->Ho * d->Wo, Co = d->Co, inz = d->Ci * d->H * d->W;
     const size_t per = conv_per_thread(d), g = conv_group(d), ngroups = (B + g - 1) / g;
     const int pointwise = conv_is_pointwise(d);
+#ifdef CONV_DIRECT
+    if (fm_conv_direct_forward_ok(d)) {
+        fm_conv_direct_forward(out, in, w, b, scratch, per, B, d, accumulate);
+        return;
+    }
+#endif
     #pragma omp parallel for schedule(static) if (ngroups > 1)
     for (size_t q = 0; q < ngroups; q++) {
         const size_t n0 = q * g, gn = B - n0 < g ? B - n0 : g, ld = gn * N;
@@ -166,6 +172,13 @@ void FN(fm_conv2d_backward)(T *din, T *dw, T *db, const T *dout, const T *in, co
     const size_t per = conv_per_thread(d), colz = conv_col_floats(d), tmpz = conv_tmp_floats(d), K = d->K;
     const size_t g = conv_group(d), ngroups = (B + g - 1) / g;
     const int pointwise = conv_is_pointwise(d), same = conv_is_same(d), threads = omp_get_max_threads();
+#ifdef CONV_DIRECT
+    if (din && fm_conv_direct_backward_ok(d)) { /* the weight gradients as below, then din by the direct kernel */
+        if (dw || db) FN(fm_conv2d_backward)(NULL, dw, db, dout, in, w, scratch, B, d);
+        fm_conv_direct_backward_input(din, dout, w, scratch, per, B, d);
+        return;
+    }
+#endif
     const int partial = (dw || db) && threads > 1 && ngroups > 1; /* per-thread weight gradients, summed below */
     T *const part0 = scratch + colz + tmpz; /* thread th's partial gradients: part0 + th per */
     if (partial)

@@ -1,0 +1,31 @@
+/* conv_direct.h - direct 3 x 3 "same" convolutions in float (internal to src/; conv.c uses them
+ * in place of im2col + GEMM where they apply). */
+#ifndef FM_CONV_DIRECT_H
+#define FM_CONV_DIRECT_H
+
+#include <stddef.h>
+
+#include "fm/conv.h"
+
+/* Whether the direct kernels are in use: by default when the CPU has AVX-512F. */
+int fm_conv_direct_available(void);
+/* Whether the CPU could run them. */
+int fm_conv_direct_cpu(void);
+/* Turn them on (1, only where the CPU has AVX-512F) or off (0); returns the previous state. */
+int fm_conv_direct_enable(int on);
+/* Kernel 3, stride 1, padding 1, and Co (forward) or Ci (input gradient) a multiple of 8. */
+int fm_conv_direct_forward_ok(const FmConvDims *d);
+int fm_conv_direct_backward_ok(const FmConvDims *d);
+/* Scratch floats: per thread (a group of samples' padded input and output grid), and after
+ * the threads' shares, the packed kernel. */
+size_t fm_conv_direct_per_thread(const FmConvDims *d);
+size_t fm_conv_direct_shared(const FmConvDims *d);
+
+/* As fm_conv2d_forward_f; per = the per-thread share of scratch (>= fm_conv_direct_per_thread). */
+void fm_conv_direct_forward(float *out, const float *in, const float *w, const float *b, float *scratch, size_t per,
+                            size_t B, const FmConvDims *d, int accumulate);
+/* din += dL/din from dout. */
+void fm_conv_direct_backward_input(float *din, const float *dout, const float *w, float *scratch, size_t per, size_t B,
+                                   const FmConvDims *d);
+
+#endif
