@@ -31,7 +31,7 @@ static int direct_on = -1; /* -1: not yet decided (by the CPU) */
 
 int fm_conv_direct_enable(int on) {
     const int was = fm_conv_direct_available();
-    direct_on = on;
+    direct_on = on && fm_conv_direct_cpu();
     return was;
 }
 

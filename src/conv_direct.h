@@ -7,12 +7,6 @@
 
 #include "fm/conv.h"
 
-/* Whether the direct kernels are in use: by default when the CPU has AVX-512F. */
-int fm_conv_direct_available(void);
-/* Whether the CPU could run them. */
-int fm_conv_direct_cpu(void);
-/* Turn them on (1, only where the CPU has AVX-512F) or off (0); returns the previous state. */
-int fm_conv_direct_enable(int on);
 /* Kernel 3, stride 1, padding 1, and Co (forward) or Ci (input gradient) a multiple of 8. */
 int fm_conv_direct_forward_ok(const FmConvDims *d);
 int fm_conv_direct_backward_ok(const FmConvDims *d);

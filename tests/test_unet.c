@@ -126,6 +126,49 @@ static void test_conv(size_t Ci, size_t H, size_t W, size_t Co, size_t K, size_t
     free(out), free(c.in), free(c.din), free(c.w), free(c.dw), free(c.b), free(c.db), free(c.scratch);
 }
 
+/* The float convolution (direct AVX-512 kernels where they apply, and im2col + GEMM) against
+ * the double one, on the values, the input and both parameter gradients; with accumulate. */
+static float *falloc(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
+static double rel_worst(const float *f, const double *d, size_t n) {
+    double scale = 0, w = 0;
+    for (size_t k = 0; k < n; k++) scale = fmax(scale, fabs(d[k]));
+    for (size_t k = 0; k < n; k++) w = fmax(w, fabs((double)f[k] - d[k]));
+    return w / (scale > 0 ? scale : 1);
+}
+static void test_conv_float(size_t B, size_t Ci, size_t H, size_t W, size_t Co, int direct) {
+    FmConvDims d;
+    T_CHECK(fm_conv_dims(&d, Ci, H, W, Co, 3, 1, 1) == 0, "conv dims");
+    const int was = fm_conv_direct_enable(direct);
+    const size_t nin = B * Ci * H * W, nw = Co * Ci * 9, nout = B * Co * H * W, th = (size_t)omp_get_max_threads();
+    double *in = dalloc(nin), *w = dalloc(nw), *b = dalloc(Co), *g = dalloc(nout), *out = dalloc(nout), *din = dalloc(nin),
+           *dw = dalloc(nw), *db = dalloc(Co), *sd = dalloc(fm_conv_scratch(&d, th));
+    float *fin = falloc(nin), *fw = falloc(nw), *fb = falloc(Co), *fg = falloc(nout), *fout = falloc(nout),
+          *fdin = falloc(nin), *fdw = falloc(nw), *fdb = falloc(Co), *sf = falloc(fm_conv_scratch(&d, th));
+    fill(in, nin, 1), fill(w, nw, 0.5), fill(b, Co, 0.5), fill(g, nout, 1);
+    /* the double reference computes on the float values */
+    for (size_t k = 0; k < nin; k++) fin[k] = (float)in[k], in[k] = fin[k];
+    for (size_t k = 0; k < nw; k++) fw[k] = (float)w[k], w[k] = fw[k];
+    for (size_t k = 0; k < Co; k++) fb[k] = (float)b[k], b[k] = fb[k];
+    for (size_t k = 0; k < nout; k++) fg[k] = (float)g[k], g[k] = fg[k];
+    for (size_t k = 0; k < nout; k++) out[k] = fout[k] = (float)(k % 7) - 3; /* accumulate onto this */
+    for (size_t k = 0; k < nin; k++) din[k] = fdin[k] = (float)(k % 5) - 2;
+    fm_conv2d_forward_d(out, in, w, b, sd, B, &d, 1);
+    fm_conv2d_forward_f(fout, fin, fw, fb, sf, B, &d, 1);
+    fm_conv2d_backward_d(din, dw, db, g, in, w, sd, B, &d);
+    fm_conv2d_backward_f(fdin, fdw, fdb, fg, fin, fw, sf, B, &d);
+    const double eo = rel_worst(fout, out, nout), ei = rel_worst(fdin, din, nin), ew = rel_worst(fdw, dw, nw),
+                 eb = rel_worst(fdb, db, Co);
+    const double worst = fmax(fmax(eo, ei), fmax(ew, eb));
+    const int fwd = direct && Co % 8 == 0, bwd = direct && Ci % 8 == 0;
+    T_CHECK(worst < 1e-5, "float conv %zu->%zu on %zux%zu, B %zu (%s): worst error %.3g relative to the largest value",
+            Ci, Co, H, W, B, direct ? "direct" : "im2col", worst);
+    printf("float conv %3zu->%-3zu %2zux%-2zu B %2zu, %-6s fwd / %-6s din: out %.1e, din %.1e, dw %.1e, db %.1e\n", Ci, Co,
+           H, W, B, fwd ? "direct" : "im2col", bwd ? "direct" : "im2col", eo, ei, ew, eb);
+    fm_conv_direct_enable(was);
+    free(in), free(w), free(b), free(g), free(out), free(din), free(dw), free(db), free(sd);
+    free(fin), free(fw), free(fb), free(fg), free(fout), free(fdin), free(fdw), free(fdb), free(sf);
+}
+
 typedef struct {
     size_t B, C, HW, G;
     double *in, *gamma, *beta, *din, *dgamma, *dbeta, *mean, *rstd, *work;
@@ -414,6 +457,21 @@ int main(void) {
     test_conv(2, 2, 2, 3, 3, 2, 1);
     test_conv(2, 24, 24, 2, 3, 1, 1); /* 576 pixels: groups of 2 samples, the last one short */
     test_conv(1, 32, 33, 2, 3, 1, 1); /* over 1024 pixels: one sample per GEMM */
+    if (fm_conv_direct_cpu()) {
+        /* shapes of the U-Net and odd ones: groups with a short last one, a one-sample batch,
+         * channels not a multiple of 8 (the im2col path for that side), non-square images */
+        const size_t shapes[][5] = {{5, 32, 28, 28, 32}, {7, 64, 14, 14, 64}, {33, 64, 7, 7, 64}, {3, 128, 14, 14, 64},
+                                    {1, 8, 5, 9, 16},    {4, 1, 28, 28, 32},  {4, 32, 28, 28, 1}, {6, 16, 1, 7, 8},
+                                    {2, 24, 33, 32, 8}};
+        for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+            const size_t *s = shapes[k];
+            test_conv_float(s[0], s[1], s[2], s[3], s[4], 1);
+            if (k < 2) test_conv_float(s[0], s[1], s[2], s[3], s[4], 0);
+        }
+    } else {
+        printf("SKIP direct convolution kernels: this CPU has no AVX-512F (the float convolutions use im2col + GEMM)\n");
+        test_conv_float(5, 32, 28, 28, 32, 0);
+    }
     test_conv(2, 32, 32, 2, 3, 2, 1); /* strided, 256 pixels out: groups of 4 */
     test_groupnorm();
     test_elementwise();
