@@ -162,8 +162,8 @@ static void test_conv_float(size_t B, size_t Ci, size_t H, size_t W, size_t Co, 
     const int fwd = direct && Co % 8 == 0, bwd = direct && Ci % 8 == 0;
     T_CHECK(worst < 1e-5, "float conv %zu->%zu on %zux%zu, B %zu (%s): worst error %.3g relative to the largest value",
             Ci, Co, H, W, B, direct ? "direct" : "im2col", worst);
-    printf("float conv %3zu->%-3zu %2zux%-2zu B %2zu, %-6s fwd / %-6s din: out %.1e, din %.1e, dw %.1e, db %.1e\n", Ci, Co,
-           H, W, B, fwd ? "direct" : "im2col", bwd ? "direct" : "im2col", eo, ei, ew, eb);
+    printf("float conv %3zu->%-3zu %2zux%-2zu B %2zu (%s fwd, %s din, im2col dw): out %.1e, din %.1e, dw %.1e, db %.1e\n",
+           Ci, Co, H, W, B, fwd ? "direct" : "im2col", bwd ? "direct" : "im2col", eo, ei, ew, eb);
     fm_conv_direct_enable(was);
     free(in), free(w), free(b), free(g), free(out), free(din), free(dw), free(db), free(sd);
     free(fin), free(fw), free(fb), free(fg), free(fout), free(fdin), free(fdw), free(fdb), free(sf);
