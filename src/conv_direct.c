@@ -35,19 +35,6 @@ int fm_conv_direct_enable(int on) {
     return was;
 }
 
-int fm_conv_direct_available(void) {
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (direct_on < 0) { /* FMTRAIN_CONV_DIRECT=0 keeps im2col + GEMM (for comparisons) */
-        const char *e = getenv("FMTRAIN_CONV_DIRECT");
-        __builtin_cpu_init();
-        direct_on = __builtin_cpu_supports("avx512f") && !(e && strcmp(e, "0") == 0);
-    }
-    return direct_on;
-#else
-    return 0;
-#endif
-}
-
 int fm_conv_direct_cpu(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
@@ -55,6 +42,14 @@ int fm_conv_direct_cpu(void) {
 #else
     return 0;
 #endif
+}
+
+int fm_conv_direct_available(void) {
+    if (direct_on < 0) { /* FMTRAIN_CONV_DIRECT=0 keeps im2col + GEMM (for comparisons) */
+        const char *e = getenv("FMTRAIN_CONV_DIRECT");
+        direct_on = fm_conv_direct_cpu() && !(e && strcmp(e, "0") == 0);
+    }
+    return direct_on;
 }
 
 static int shape_ok(const FmConvDims *d) { return d->K == 3 && d->stride == 1 && d->pad == 1; }
