@@ -7,19 +7,22 @@
 
 #include "fm/conv.h"
 
-/* Kernel 3, stride 1, padding 1, and Co (forward) or Ci (input gradient) a multiple of 8. */
+/* Kernel 3, stride 1, padding 1, and Co (forward and weight gradient) or Ci (input gradient) a
+ * multiple of 8. */
 int fm_conv_direct_forward_ok(const FmConvDims *d);
+int fm_conv_direct_weights_ok(const FmConvDims *d);
 int fm_conv_direct_backward_ok(const FmConvDims *d);
-/* Scratch floats: per thread (a group of samples' padded input and output grid), and after
- * the threads' shares, the packed kernel. */
+/* Scratch floats: per thread (a group of samples' padded input and output gradient, output
+ * grid and partial gradients), and after the threads' shares, the packed kernel. */
 size_t fm_conv_direct_per_thread(const FmConvDims *d);
 size_t fm_conv_direct_shared(const FmConvDims *d);
 
 /* As fm_conv2d_forward_f; per = the per-thread share of scratch (>= fm_conv_direct_per_thread). */
 void fm_conv_direct_forward(float *out, const float *in, const float *w, const float *b, float *scratch, size_t per,
                             size_t B, const FmConvDims *d, int accumulate);
-/* din += dL/din from dout. */
-void fm_conv_direct_backward_input(float *din, const float *dout, const float *w, float *scratch, size_t per, size_t B,
-                                   const FmConvDims *d);
+/* din += dL/din (where din is not NULL: fm_conv_direct_backward_ok), dw += dL/dw and db += dL/db
+ * (where not NULL: fm_conv_direct_weights_ok) from dout. */
+void fm_conv_direct_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                             float *scratch, size_t per, size_t B, const FmConvDims *d);
 
 #endif

@@ -173,9 +173,12 @@ void FN(fm_conv2d_backward)(T *din, T *dw, T *db, const T *dout, const T *in, co
     const size_t g = conv_group(d), ngroups = (B + g - 1) / g;
     const int pointwise = conv_is_pointwise(d), same = conv_is_same(d), threads = omp_get_max_threads();
 #ifdef CONV_DIRECT
-    if (din && fm_conv_direct_backward_ok(d)) { /* the weight gradients as below, then din by the direct kernel */
-        if (dw || db) FN(fm_conv2d_backward)(NULL, dw, db, dout, in, w, scratch, B, d);
-        fm_conv_direct_backward_input(din, dout, w, scratch, per, B, d);
+    const int direct_w = (dw || db) && fm_conv_direct_weights_ok(d), direct_in = din && fm_conv_direct_backward_ok(d);
+    if (direct_w || direct_in) { /* the direct kernels, and im2col + GEMM below for what they do not take */
+        if ((dw || db) && !direct_w) FN(fm_conv2d_backward)(NULL, dw, db, dout, in, w, scratch, B, d);
+        if (din && !direct_in) FN(fm_conv2d_backward)(din, NULL, NULL, dout, in, w, scratch, B, d);
+        fm_conv_direct_backward(direct_in ? din : NULL, direct_w ? dw : NULL, direct_w ? db : NULL, dout, in, w, scratch,
+                                per, B, d);
         return;
     }
 #endif

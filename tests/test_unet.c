@@ -126,7 +126,7 @@ static void test_conv(size_t Ci, size_t H, size_t W, size_t Co, size_t K, size_t
     free(out), free(c.in), free(c.din), free(c.w), free(c.dw), free(c.b), free(c.db), free(c.scratch);
 }
 
-/* The float convolution (direct AVX-512 kernels where they apply, and im2col + GEMM) against
+/* The float convolution (direct kernels at the given level where they apply, else im2col + GEMM) against
  * the double one, on the values, the input and both parameter gradients; with accumulate. */
 static float *falloc(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
 static double rel_worst(const float *f, const double *d, size_t n) {
@@ -135,10 +135,10 @@ static double rel_worst(const float *f, const double *d, size_t n) {
     for (size_t k = 0; k < n; k++) w = fmax(w, fabs((double)f[k] - d[k]));
     return w / (scale > 0 ? scale : 1);
 }
-static void test_conv_float(size_t B, size_t Ci, size_t H, size_t W, size_t Co, int direct) {
+static void test_conv_float(size_t B, size_t Ci, size_t H, size_t W, size_t Co, int level) {
     FmConvDims d;
     T_CHECK(fm_conv_dims(&d, Ci, H, W, Co, 3, 1, 1) == 0, "conv dims");
-    const int was = fm_conv_direct_enable(direct);
+    const int was = fm_conv_direct_enable(level), direct = fm_conv_direct_available();
     const size_t nin = B * Ci * H * W, nw = Co * Ci * 9, nout = B * Co * H * W, th = (size_t)omp_get_max_threads();
     double *in = dalloc(nin), *w = dalloc(nw), *b = dalloc(Co), *g = dalloc(nout), *out = dalloc(nout), *din = dalloc(nin),
            *dw = dalloc(nw), *db = dalloc(Co), *sd = dalloc(fm_conv_scratch(&d, th));
@@ -160,10 +160,13 @@ static void test_conv_float(size_t B, size_t Ci, size_t H, size_t W, size_t Co, 
                  eb = rel_worst(fdb, db, Co);
     const double worst = fmax(fmax(eo, ei), fmax(ew, eb));
     const int fwd = direct && Co % 8 == 0, bwd = direct && Ci % 8 == 0;
-    T_CHECK(worst < 1e-5, "float conv %zu->%zu on %zux%zu, B %zu (%s): worst error %.3g relative to the largest value",
-            Ci, Co, H, W, B, direct ? "direct" : "im2col", worst);
-    printf("float conv %3zu->%-3zu %2zux%-2zu B %2zu (%s fwd, %s din, im2col dw): out %.1e, din %.1e, dw %.1e, db %.1e\n",
-           Ci, Co, H, W, B, fwd ? "direct" : "im2col", bwd ? "direct" : "im2col", eo, ei, ew, eb);
+    const char *name = fm_conv_direct_name(direct);
+    T_CHECK(level == 0 || direct == level, "direct level %d in use, %d asked", direct, level);
+    T_CHECK(worst < 1e-5, "float conv %zu->%zu on %zux%zu, B %zu, %d threads (direct %s): worst error %.3g relative to the largest value",
+            Ci, Co, H, W, B, (int)th, name, worst);
+    printf("float conv %3zu->%-3zu %2zux%-2zu B %2zu, %zu th (%s fwd, %s din, %s dw): out %.1e, din %.1e, dw %.1e, db %.1e\n",
+           Ci, Co, H, W, B, th, fwd ? name : "im2col", bwd ? name : "im2col",
+           fwd && direct == FM_CONV_DIRECT_AVX2 ? name : "im2col", eo, ei, ew, eb);
     fm_conv_direct_enable(was);
     free(in), free(w), free(b), free(g), free(out), free(din), free(dw), free(db), free(sd);
     free(fin), free(fw), free(fb), free(fg), free(fout), free(fdin), free(fdw), free(fdb), free(sf);
@@ -457,7 +460,7 @@ int main(void) {
     test_conv(2, 2, 2, 3, 3, 2, 1);
     test_conv(2, 24, 24, 2, 3, 1, 1); /* 576 pixels: groups of 2 samples, the last one short */
     test_conv(1, 32, 33, 2, 3, 1, 1); /* over 1024 pixels: one sample per GEMM */
-    if (fm_conv_direct_cpu()) {
+    for (int level = FM_CONV_DIRECT_AVX2; level <= fm_conv_direct_cpu(); level++) {
         /* shapes of the U-Net and odd ones: groups with a short last one, a one-sample batch,
          * channels not a multiple of 8 (the im2col path for that side), non-square images */
         const size_t shapes[][5] = {{5, 32, 28, 28, 32}, {7, 64, 14, 14, 64}, {33, 64, 7, 7, 64}, {3, 128, 14, 14, 64},
@@ -465,13 +468,17 @@ int main(void) {
                                     {2, 24, 33, 32, 8}};
         for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
             const size_t *s = shapes[k];
-            test_conv_float(s[0], s[1], s[2], s[3], s[4], 1);
-            if (k < 2) test_conv_float(s[0], s[1], s[2], s[3], s[4], 0);
+            test_conv_float(s[0], s[1], s[2], s[3], s[4], level);
         }
-    } else {
-        printf("SKIP direct convolution kernels: this CPU has no AVX-512F (the float convolutions use im2col + GEMM)\n");
-        test_conv_float(5, 32, 28, 28, 32, 0);
+        omp_set_num_threads(2); /* groups spread over threads, each on its share of the scratch */
+        test_conv_float(9, 32, 14, 14, 32, level);
+        omp_set_num_threads(1);
     }
+    if (fm_conv_direct_cpu() < FM_CONV_DIRECT_AVX512)
+        printf("SKIP AVX-512 convolution kernels: this CPU has %s\n",
+               fm_conv_direct_cpu() ? "AVX2 + FMA only" : "neither AVX-512F nor AVX2 + FMA (the float convolutions use im2col + GEMM)");
+    test_conv_float(5, 32, 28, 28, 32, FM_CONV_DIRECT_OFF);
+    test_conv_float(7, 64, 14, 14, 64, FM_CONV_DIRECT_OFF);
     test_conv(2, 32, 32, 2, 3, 2, 1); /* strided, 256 pixels out: groups of 4 */
     test_groupnorm();
     test_elementwise();

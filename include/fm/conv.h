@@ -26,15 +26,20 @@ int fm_conv_dims(FmConvDims *d, size_t Ci, size_t H, size_t W, size_t Co, size_t
  * im2col buffer (Ci K K, Ho Wo) and a partial weight/bias gradient (Co, Ci K K + 1). */
 size_t fm_conv_scratch(const FmConvDims *d, size_t threads);
 
-/* The float convolutions with kernel 3, stride 1, padding 1 run on direct AVX-512 kernels
- * (src/conv_direct.c) where the CPU has AVX-512F and the output channels (forward) or input
- * channels (input gradient) are a multiple of 8; everything else is im2col + GEMM.
- * fm_conv_direct_available: whether they are in use (default: when the CPU can, unless the
- * environment has FMTRAIN_CONV_DIRECT=0); fm_conv_direct_cpu: whether the CPU can;
- * fm_conv_direct_enable(0 or 1): set it (1 only where the CPU can), returning the previous state. */
+/* The float convolutions with kernel 3, stride 1, padding 1 run on direct kernels
+ * (src/conv_direct.c) where the CPU has AVX-512F or AVX2 + FMA and the output channels
+ * (forward; and with AVX2 the weight gradient) or input channels (input gradient) are a multiple
+ * of 8; elsewhere on im2col + GEMM.
+ * Levels: FM_CONV_DIRECT_OFF (im2col + GEMM), _AVX2, _AVX512.
+ * fm_conv_direct_available: the level in use (default: the CPU's best; the environment's
+ * FMTRAIN_CONV_DIRECT=0 selects im2col + GEMM, =avx2 the AVX2 kernels); fm_conv_direct_cpu: the
+ * CPU's best level; fm_conv_direct_enable(level): use that level (at most the CPU's), returning
+ * the previous one; fm_conv_direct_name: "off", "AVX2" or "AVX-512". */
+enum { FM_CONV_DIRECT_OFF = 0, FM_CONV_DIRECT_AVX2 = 1, FM_CONV_DIRECT_AVX512 = 2 };
 int fm_conv_direct_available(void);
 int fm_conv_direct_cpu(void);
-int fm_conv_direct_enable(int on);
+int fm_conv_direct_enable(int level);
+const char *fm_conv_direct_name(int level);
 
 #define FM_DECLARE_CONV(T, S)                                                                     \
     /* out (B,Co,Ho,Wo) = conv(in (B,Ci,H,W), w (Co, Ci K K)) + b (Co) (b may be NULL), by im2col \
