@@ -21,6 +21,7 @@
 
 #include "fm/blas.h"
 #include "fm/common.h"
+#include "fm/conv.h"
 #include "fm/data.h"
 #include "fm/dist.h"
 #include "fm/h5io.h"
@@ -368,6 +369,15 @@ int fm_train_main(int argc, char **argv) {
         fm_net_describe(&tr.su.net, arch, sizeof arch);
         printf("model %s; %zu parameters, %.3g GFLOP per sample (forward + backward), %.1f MB of activations per "
                "micro-batch\n", arch, NP, fm_net_flops(&tr.su.net, 1) / 1e9, fm_net_act_bytes(&tr.su.net, tr.m) / 1e6);
+        if (tr.su.net.kind == FM_MODEL_UNET) {
+            const int lv = fm_conv_direct_available();
+            if (lv)
+                printf("convolutions: 3x3 stride 1 on the direct %s kernels (FMTRAIN_CONV_DIRECT=0: im2col + GEMM)\n",
+                       fm_conv_direct_name(lv));
+            else
+                printf("convolutions: im2col + GEMM (%s)\n", fm_conv_direct_cpu() ? "FMTRAIN_CONV_DIRECT=0"
+                                                                              : "no AVX2 + FMA on this CPU");
+        }
         printf("ranks %d, threads/rank %d, micro-batch %zu x %zu per rank per step\n", P, omp_get_max_threads(), tr.m,
                tr.nmicro);
         printf("t in [0, %g]\n--- configuration ---\n%s---\n", tr.su.t_max, tr.config_text);
