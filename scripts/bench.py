@@ -97,8 +97,11 @@ def train_figures(out, B, np_):
     mem = re.search(r"peak ([\d.]+) MB resident, ([\d.]+) MB over the ([\d.]+) MB before the model; "
                     r"the model needs ([\d.]+) MB", out)
     comm = re.search(r"allreduce: ([\d.]+)% of the wall time", out)
+    lag = re.search(r"load imbalance: ([\d.]+)% of the wall time waiting for the slowest rank \(work between "
+                    r"allreduces ([\d.]+) ms per step", out)
     sps = statistics.median(rates) / (B * np_)
-    return {"steps_per_s": sps, "samples_per_s": sps * B * np_, "steps_per_s_min": min(rates) / (B * np_),
+    extra = {"imbalance_pct": float(lag.group(1)), "work_ms": float(lag.group(2))} if lag else {}
+    return extra | {"steps_per_s": sps, "samples_per_s": sps * B * np_, "steps_per_s_min": min(rates) / (B * np_),
             "steps_per_s_max": max(rates) / (B * np_), "peak_mb": float(mem.group(1)),
             "mem_over_base_mb": float(mem.group(2)), "base_mb": float(mem.group(3)),
             "analytic_mb": float(mem.group(4)), "allreduce_pct": float(comm.group(1))}
@@ -249,8 +252,14 @@ def main():
           "at once, which share the machine as two ranks do but do not communicate):")
     for s in scaling:
         print(f"  {s['config']:16} 1 rank {s['one']['steps_per_s']:8.1f} steps/s, 2 ranks {s['two']['steps_per_s']:8.1f} "
-              f"steps/s: efficiency {100 * s['efficiency']:5.1f}%, allreduce {s['two']['allreduce_pct']:.1f}% of the time; "
+              f"steps/s: efficiency {100 * s['efficiency']:5.1f}%, allreduce {s['two']['allreduce_pct']:.1f}% of the time "
+              f"({s['two']['imbalance_pct']:.1f}% waiting for the slower rank); "
               f"2 independent {s['pair_steps_per_s']:8.1f} steps/s each: 2 ranks reach {100 * s['efficiency_vs_pair']:5.1f}%")
+        t2 = 1e3 / s["two"]["steps_per_s"]
+        print(f"  {'':16} a 2-rank step, {t2:.3f} ms = each rank's work {s['two']['work_ms']:.3f} ms (alone "
+              f"{1e3 / s['one']['steps_per_s']:.3f} ms, beside an independent process {1e3 / s['pair_steps_per_s']:.3f} ms)"
+              f" + waiting for the slower {t2 * s['two']['imbalance_pct'] / 100:.3f} ms + the collective "
+              f"{t2 * (s['two']['allreduce_pct'] - s['two']['imbalance_pct']) / 100:.3f} ms")
     print("\nallreduce overlap, 2 ranks (fmtrain bench): the gradient's MPI_Allreduce alone, the step's GEMMs followed by\n"
           "it, and the same GEMMs with it started first as MPI_Iallreduce and polled after each layer's GEMMs; hidden =\n"
           "the share of the allreduce's own time that the overlap saves:")

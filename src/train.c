@@ -123,6 +123,9 @@ typedef struct {
     FmData data;
     double data_seconds; /* time spent drawing data items */
     double comm_seconds; /* time spent in the gradient allreduce */
+    double work_mark;    /* when this rank's previous allreduce returned (or the loop began) */
+    double lag_seconds;  /* sum over steps of the slowest rank's work minus the ranks' mean */
+    double work_seconds; /* sum over steps of the ranks' mean work between allreduces */
     int signalled;       /* some rank had caught a signal when the step's allreduce ran */
     char config_text[8192];
     FmFileMeta meta;
@@ -197,9 +200,24 @@ static double loss_and_grad(Trainer *tr, long step) {
         if (tr->inject[i] == step) tr->grads[0] = NAN;
     tr->grads[P] = (float)loss;
     tr->grads[P + 1] = fm_signal_caught() ? 1.0f : 0.0f;
+    /* one slot per rank for its work since its previous allreduce: after the sum every rank
+     * knows every rank's, so the time lost waiting for the slowest (load imbalance) is measured
+     * apart from the collective's own cost, at 4 bytes per rank in the message */
+    float *work = tr->grads + P + 2;
     double t0 = fm_now();
-    fm_dist_sum_floats(tr->grads, P + 2);
-    tr->comm_seconds += fm_now() - t0;
+    if (tr->P > 1) {
+        memset(work, 0, tr->P * sizeof(float));
+        work[fm_dist_rank()] = (float)(t0 - tr->work_mark);
+    }
+    fm_dist_sum_floats(tr->grads, P + 2 + (tr->P > 1 ? tr->P : 0));
+    tr->work_mark = fm_now();
+    tr->comm_seconds += tr->work_mark - t0;
+    if (tr->P > 1) {
+        double sum = 0, max = 0;
+        for (size_t r = 0; r < tr->P; r++) sum += work[r], max = work[r] > max ? work[r] : max;
+        tr->work_seconds += sum / (double)tr->P;
+        tr->lag_seconds += max - sum / (double)tr->P;
+    }
     tr->signalled = tr->grads[P + 1] > 0;
     return tr->grads[P];
 }
@@ -224,7 +242,7 @@ static int check_config(Trainer *tr, int P) {
 static void trainer_alloc(Trainer *tr) {
     size_t P = fm_net_table(&tr->su.net)->total, m = tr->m, D = tr->D;
     tr->params = fm_malloc_floats(P);
-    tr->grads = fm_malloc_floats(P + 2); /* + the loss and the signal flag (loss_and_grad) */
+    tr->grads = fm_malloc_floats(P + 2 + tr->P); /* + the loss, the signal flag, each rank's work (loss_and_grad) */
     tr->adam_m = fm_malloc_floats(P);
     tr->adam_v = fm_malloc_floats(P);
     tr->ema = fm_malloc_floats(P);
@@ -393,6 +411,7 @@ int fm_train_main(int argc, char **argv) {
     const FmLrSchedule sched = strcmp(cfg.lr_schedule, "cosine") ? FM_LR_CONSTANT : FM_LR_COSINE;
     const double t0 = fm_now();
     double t_last = t0;
+    tr.work_mark = t0;
     long steps_since = 0, ok_since = 0, skipped = 0, skip_run = 0;
     double loss_acc = 0, gnorm_acc = 0; /* a log row holds the means since the previous row (skipped steps aside) */
     int status = FM_EXIT_OK;
@@ -480,18 +499,26 @@ int fm_train_main(int argc, char **argv) {
             break;
         }
     }
-    /* items and bytes read from the file, seconds spent drawing, cache lookups and hits (all ranks) */
-    double io[5] = {0, 0, tr.data_seconds + tr.data.seconds, tr.data.lookups, tr.data.hits};
+    /* items and bytes read from the file, seconds spent drawing, cache lookups and hits, seconds
+     * in the gradient allreduce (each summed over the ranks) */
+    double io[6] = {0, 0, tr.data_seconds + tr.data.seconds, tr.data.lookups, tr.data.hits, tr.comm_seconds};
     if (tr.data.reader) fm_reader_stats(tr.data.reader, &io[0], &io[1]);
-    fm_dist_sum_doubles(io, 5);
+    fm_dist_sum_doubles(io, 6);
+    const double comm = io[5] / P; /* the ranks' mean: their mean waiting is the imbalance below */
     double cache_max = fm_dist_max_double((double)fm_data_cache_bytes(&tr.data));
     if (rank == 0 && status == FM_EXIT_OK) {
-        double wall = fm_now() - t0;
+        const double wall = fm_now() - t0, wall_d = wall > 0 ? wall : 1;
+        const double nsteps = cfg.steps - start > 0 ? (double)(cfg.steps - start) : 1;
         printf("done: %ld steps in %.1f s (%.0f samples/s)\n", cfg.steps - start, wall,
-               (double)(cfg.steps - start) * (double)tr.B / (wall > 0 ? wall : 1));
+               (double)(cfg.steps - start) * (double)tr.B / wall_d);
         if (skipped) printf("skipped %ld steps with a non-finite loss or gradient\n", skipped);
-        printf("allreduce: %.1f%% of the wall time (%.3f ms per step)\n", 100.0 * tr.comm_seconds / (wall > 0 ? wall : 1),
-               1e3 * tr.comm_seconds / (double)(cfg.steps - start > 0 ? cfg.steps - start : 1));
+        printf("allreduce: %.1f%% of the wall time (%.3f ms per step%s)\n", 100.0 * comm / wall_d, 1e3 * comm / nsteps,
+               P > 1 ? ", mean over the ranks" : "");
+        if (P > 1) /* the rest of the allreduce's share is the collective itself */
+            printf("load imbalance: %.1f%% of the wall time waiting for the slowest rank (work between "
+                   "allreduces %.3f ms per step on average over the ranks, the slowest rank's %.3f ms)\n",
+                   100.0 * tr.lag_seconds / wall_d, 1e3 * tr.work_seconds / nsteps,
+                   1e3 * (tr.work_seconds + tr.lag_seconds) / nsteps);
         printf("memory (rank 0): peak %.1f MB resident, %.1f MB over the %.1f MB before the model; the model needs "
                "%.1f MB\n", fm_peak_rss_bytes() / 1e6, (fm_peak_rss_bytes() - rss0) / 1e6, rss0 / 1e6,
                train_bytes(&tr) / 1e6);
