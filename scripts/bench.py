@@ -255,11 +255,15 @@ def main():
               f"steps/s: efficiency {100 * s['efficiency']:5.1f}%, allreduce {s['two']['allreduce_pct']:.1f}% of the time "
               f"({s['two']['imbalance_pct']:.1f}% waiting for the slower rank); "
               f"2 independent {s['pair_steps_per_s']:8.1f} steps/s each: 2 ranks reach {100 * s['efficiency_vs_pair']:5.1f}%")
-        t2 = 1e3 / s["two"]["steps_per_s"]
-        print(f"  {'':16} a 2-rank step, {t2:.3f} ms = each rank's work {s['two']['work_ms']:.3f} ms (alone "
-              f"{1e3 / s['one']['steps_per_s']:.3f} ms, beside an independent process {1e3 / s['pair_steps_per_s']:.3f} ms)"
-              f" + waiting for the slower {t2 * s['two']['imbalance_pct'] / 100:.3f} ms + the collective "
-              f"{t2 * (s['two']['allreduce_pct'] - s['two']['imbalance_pct']) / 100:.3f} ms")
+        # the run's mean step from the summary's own figures (work + waiting + collective = the wall
+        # time), so that the three parts add up; the median interval above excludes the warm-up
+        two = s["two"]
+        t2 = two["work_ms"] / max(1e-9, 1 - two["allreduce_pct"] / 100)
+        print(f"  {'':16} a 2-rank step, {t2:.3f} ms on average (median interval {1e3 / two['steps_per_s']:.3f} ms) "
+              f"= each rank's work {two['work_ms']:.3f} ms (alone {1e3 / s['one']['steps_per_s']:.3f} ms, beside an "
+              f"independent process {1e3 / s['pair_steps_per_s']:.3f} ms) + waiting for the slower "
+              f"{t2 * two['imbalance_pct'] / 100:.3f} ms + the collective "
+              f"{t2 * (two['allreduce_pct'] - two['imbalance_pct']) / 100:.3f} ms")
     print("\nallreduce overlap, 2 ranks (fmtrain bench): the gradient's MPI_Allreduce alone, the step's GEMMs followed by\n"
           "it, and the same GEMMs with it started first as MPI_Iallreduce and polled after each layer's GEMMs; hidden =\n"
           "the share of the allreduce's own time that the overlap saves:")

@@ -28,7 +28,7 @@ size_t fm_conv_scratch(const FmConvDims *d, size_t threads);
 
 /* The float convolutions with kernel 3, stride 1, padding 1 run on direct kernels
  * (src/conv_direct.c) where the CPU has AVX-512F or AVX2 + FMA and the output channels
- * (forward; and with AVX2 the weight gradient) or input channels (input gradient) are a multiple
+ * (forward and weight gradient) or input channels (input gradient) are a multiple
  * of 8; elsewhere on im2col + GEMM.
  * Levels: FM_CONV_DIRECT_OFF (im2col + GEMM), _AVX2, _AVX512.
  * fm_conv_direct_available: the level in use (default: the CPU's best; the environment's
