@@ -166,7 +166,8 @@ static void test_conv_float(size_t B, size_t Ci, size_t H, size_t W, size_t Co, 
             Ci, Co, H, W, B, (int)th, name, worst);
     printf("float conv %3zu->%-3zu %2zux%-2zu B %2zu, %zu th (%s fwd, %s din, %s dw): out %.1e, din %.1e, dw %.1e, db %.1e\n",
            Ci, Co, H, W, B, th, fwd ? name : "im2col", bwd ? name : "im2col",
-           fwd ? "AVX2" : "im2col", eo, ei, ew, eb); /* the weight gradient's tiles are AVX2 at both levels */
+           !fwd ? "im2col" : direct >= FM_CONV_DIRECT_AVX512 && __builtin_cpu_supports("avx512vl") ? "AVX-512VL" : "AVX2", eo,
+           ei, ew, eb);
     fm_conv_direct_enable(was);
     free(in), free(w), free(b), free(g), free(out), free(din), free(dw), free(db), free(sd);
     free(fin), free(fw), free(fb), free(fg), free(fout), free(fdin), free(fdw), free(fdb), free(sf);
