@@ -183,8 +183,9 @@ static void draw_micro_batch(Trainer *tr, long step, size_t mb) {
 }
 
 /* Loss and gradient of the global batch (summed over ranks). Returns the loss. The loss and
- * each rank's "caught a signal" flag ride in the gradient's allreduce, as its last two values
- * (one message per step, not three: the smallest models' steps are latency-bound). */
+ * each rank's "caught a signal" flag ride in the gradient's allreduce, as the two values after
+ * the gradient (then, on P > 1, the ranks' work times: one message per step, not three, since
+ * the smallest models' steps are latency-bound). */
 static double loss_and_grad(Trainer *tr, long step) {
     const size_t P = fm_net_table(&tr->su.net)->total;
     memset(tr->grads, 0, P * sizeof(float));
