@@ -175,19 +175,15 @@ void fm_toy_draw(float *z, FmToyKind k, FmStream *s) {
     toy_kernel(z, u, 1, k);
 }
 
-/* Items g0 .. g0 + n - 1 of (seed, step, purpose): in chunks, the uniforms of each item's stream,
- * then one vectorised pass over the chunk. */
+/* Items g0 .. g0 + n - 1 of (seed, step, purpose): in chunks, the uniforms of each item's stream
+ * (all the chunk's streams at once), then one vectorised pass over the chunk. */
 void fm_toy_draw_items(float *z, FmToyKind k, uint64_t seed, uint64_t step, uint64_t g0, size_t n, uint32_t purpose) {
     enum { CHUNK = 256 };
     double u[CHUNK * TOY_MAX_UNIFORMS];
     const size_t nu = toy_uniforms(k), d = (size_t)fm_toy_dim(k);
     for (size_t i0 = 0; i0 < n; i0 += CHUNK) {
         const size_t c = n - i0 < CHUNK ? n - i0 : CHUNK;
-        for (size_t i = 0; i < c; i++) {
-            FmStream s;
-            fm_stream_init(&s, seed, step, g0 + i0 + i, purpose);
-            for (size_t j = 0; j < nu; j++) u[i * nu + j] = fm_stream_uniform(&s);
-        }
+        fm_stream_uniforms(u, nu, seed, step, g0 + i0, c, purpose);
         toy_kernel(z + i0 * d, u, c, k);
     }
 }

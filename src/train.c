@@ -153,15 +153,22 @@ static void draw_micro_batch(Trainer *tr, long step, size_t mb) {
      * drawn as fm_stream_normal would (its uniforms in the same order), then turned into normals
      * by one vectorised Box-Muller pass over the whole batch (fm_box_muller_f) */
     const size_t np = (D + 1) / 2, big = m * D >= 8192; /* Box-Muller pairs per row */
-    #pragma omp parallel for schedule(static) if (big)
-    for (size_t r = 0; r < m; r++) {
-        uint64_t gi = (uint64_t)(mb * m + r);
-        FmStream s;
-        fm_stream_init(&s, (uint64_t)tr->cfg->seed, (uint64_t)step, gi, FM_RNG_TIME);
-        double t = logit ? 1.0 / (1.0 + exp(-fm_stream_normal(&s))) : fm_stream_uniform(&s);
-        tr->t[r] = (float)(t * tr->su.t_max);
-        fm_stream_init(&s, (uint64_t)tr->cfg->seed, (uint64_t)step, gi, FM_RNG_NOISE);
-        for (size_t k = 0; k < 2 * np; k++) tr->u[r * 2 * np + k] = fm_stream_uniform(&s);
+    const uint64_t seed = (uint64_t)tr->cfg->seed, g0 = (uint64_t)(mb * m);
+    if (!big && !logit) { /* all rows' streams at once (vectorised Philox); the times' uniforms after the noise's */
+        double *tu = tr->u + m * 2 * np;
+        fm_stream_uniforms(tu, 1, seed, (uint64_t)step, g0, m, FM_RNG_TIME);
+        for (size_t r = 0; r < m; r++) tr->t[r] = (float)(tu[r] * tr->su.t_max);
+        fm_stream_uniforms(tr->u, 2 * np, seed, (uint64_t)step, g0, m, FM_RNG_NOISE);
+    } else {
+        #pragma omp parallel for schedule(static) if (big)
+        for (size_t r = 0; r < m; r++) {
+            FmStream s;
+            fm_stream_init(&s, seed, (uint64_t)step, g0 + r, FM_RNG_TIME);
+            double t = logit ? 1.0 / (1.0 + exp(-fm_stream_normal(&s))) : fm_stream_uniform(&s);
+            tr->t[r] = (float)(t * tr->su.t_max);
+            fm_stream_init(&s, seed, (uint64_t)step, g0 + r, FM_RNG_NOISE);
+            for (size_t k = 0; k < 2 * np; k++) tr->u[r * 2 * np + k] = fm_stream_uniform(&s);
+        }
     }
     if (D % 2 == 0 && !big) {
         fm_box_muller_f(tr->eps, tr->u, m * np); /* rows of D = 2 np values, back to back */
@@ -249,7 +256,7 @@ static void trainer_alloc(Trainer *tr) {
     tr->ema = fm_malloc_floats(P);
     tr->z = fm_malloc_floats(m * D);
     tr->eps = fm_malloc_floats(m * D);
-    tr->u = fm_malloc_aligned(m * 2 * ((D + 1) / 2), sizeof(double));
+    tr->u = fm_malloc_aligned(m * (2 * ((D + 1) / 2) + 1), sizeof(double)); /* noise uniforms, then times' */
     tr->x = fm_malloc_floats(m * D);
     tr->target = fm_malloc_floats(m * D);
     tr->t = fm_malloc_floats(m);

@@ -50,6 +50,10 @@ uint32_t fm_stream_u32(FmStream *s);
 double fm_stream_uniform(FmStream *s);
 /* Standard normal (Box-Muller on two uniforms; both values of a pair are used). */
 double fm_stream_normal(FmStream *s);
+/* u[i nu + j] = the j-th fm_stream_uniform of a fresh stream (seed, step, index0 + i, purpose),
+ * for i < n and j < nu: the same values, computed for many streams at once (vectorised). */
+void fm_stream_uniforms(double *u, size_t nu, uint64_t seed, uint64_t step, uint64_t index0, size_t n,
+                        uint32_t purpose);
 /* Box-Muller over n pairs of uniforms u = (u1, u2, u1, u2, ...) on (0, 1), as fm_stream_normal
  * turns them into z = (r cos a, r sin a, ...) in that order, with a vectorised log and sincos
  * (src/vec.h) instead of libm's: within a few 1e-16 of fm_stream_normal's doubles, so as floats
