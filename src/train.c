@@ -154,11 +154,15 @@ static void draw_micro_batch(Trainer *tr, long step, size_t mb) {
      * by one vectorised Box-Muller pass over the whole batch (fm_box_muller_f) */
     const size_t np = (D + 1) / 2, big = m * D >= 8192; /* Box-Muller pairs per row */
     const uint64_t seed = (uint64_t)tr->cfg->seed, g0 = (uint64_t)(mb * m);
-    if (!big && !logit) { /* all rows' streams at once (vectorised Philox); the times' uniforms after the noise's */
+    if (!logit) { /* many rows' streams at once (vectorised Philox); the times' uniforms after the noise's */
         double *tu = tr->u + m * 2 * np;
         fm_stream_uniforms(tu, 1, seed, (uint64_t)step, g0, m, FM_RNG_TIME);
         for (size_t r = 0; r < m; r++) tr->t[r] = (float)(tu[r] * tr->su.t_max);
-        fm_stream_uniforms(tr->u, 2 * np, seed, (uint64_t)step, g0, m, FM_RNG_NOISE);
+        enum { ROWS = 16 }; /* rows per call: the threads take these */
+        #pragma omp parallel for schedule(static) if (big)
+        for (size_t r0 = 0; r0 < m; r0 += ROWS)
+            fm_stream_uniforms(tr->u + r0 * 2 * np, 2 * np, seed, (uint64_t)step, g0 + r0, m - r0 < ROWS ? m - r0 : ROWS,
+                               FM_RNG_NOISE);
     } else {
         #pragma omp parallel for schedule(static) if (big)
         for (size_t r = 0; r < m; r++) {
