@@ -261,31 +261,37 @@ void FN(fm_conv2d_backward)(T *din, T *dw, T *db, const T *dout, const T *in, co
     }
 }
 
+/* One group of one sample: len = Cg HW values, the group's gamma and beta from c = 0. Compiled
+ * per ISA (VEC_TARGETS): the double sums are vectorised at the CPU's width. */
+VEC_TARGETS static void FN(gn_forward_group)(T *y, const T *x, T *mean, T *rstd, const T *gamma, const T *beta,
+                                             size_t Cg, size_t HW, double eps) {
+    const size_t len = Cg * HW;
+    /* two passes (mean, then the centred second moment), accumulated in double */
+    double s = 0, v = 0;
+    #pragma omp simd reduction(+ : s)
+    for (size_t k = 0; k < len; k++) s += (double)x[k];
+    const double mu = s / (double)len;
+    #pragma omp simd reduction(+ : v)
+    for (size_t k = 0; k < len; k++) v += ((double)x[k] - mu) * ((double)x[k] - mu);
+    const double r = 1.0 / sqrt(v / (double)len + eps);
+    *mean = (T)mu;
+    *rstd = (T)r;
+    for (size_t c = 0; c < Cg; c++) {
+        const T a = (T)(r * (double)gamma[c]), bb = (T)((double)beta[c] - mu * r * (double)gamma[c]);
+        const T *xc = x + c * HW;
+        T *yc = y + c * HW;
+        #pragma omp simd
+        for (size_t k = 0; k < HW; k++) yc[k] = xc[k] * a + bb;
+    }
+}
+
 void FN(fm_groupnorm_forward)(T *out, T *mean, T *rstd, const T *in, const T *gamma, const T *beta, size_t B, size_t C,
                               size_t HW, size_t G, double eps) {
     const size_t Cg = C / G, len = Cg * HW;
     #pragma omp parallel for schedule(static) if (B * C * HW > 65536)
     for (size_t ng = 0; ng < B * G; ng++) {
-        const T *x = in + ng * len;
-        T *y = out + ng * len;
-        /* two passes (mean, then the centred second moment), accumulated in double */
-        double s = 0, v = 0;
-        #pragma omp simd reduction(+ : s)
-        for (size_t k = 0; k < len; k++) s += (double)x[k];
-        const double mu = s / (double)len;
-        #pragma omp simd reduction(+ : v)
-        for (size_t k = 0; k < len; k++) v += ((double)x[k] - mu) * ((double)x[k] - mu);
-        const double r = 1.0 / sqrt(v / (double)len + eps);
-        mean[ng] = (T)mu;
-        rstd[ng] = (T)r;
         const size_t c0 = (ng % G) * Cg;
-        for (size_t c = 0; c < Cg; c++) {
-            const T a = (T)(r * (double)gamma[c0 + c]), bb = (T)((double)beta[c0 + c] - mu * r * (double)gamma[c0 + c]);
-            const T *xc = x + c * HW;
-            T *yc = y + c * HW;
-            #pragma omp simd
-            for (size_t k = 0; k < HW; k++) yc[k] = xc[k] * a + bb;
-        }
+        FN(gn_forward_group)(out + ng * len, in + ng * len, mean + ng, rstd + ng, gamma + c0, beta + c0, Cg, HW, eps);
     }
 }
 
@@ -294,38 +300,44 @@ void FN(fm_groupnorm_forward)(T *out, T *mean, T *rstd, const T *in, const T *ga
  *   dgamma[c] += sum dout xhat,  dbeta[c] += sum dout  (sums over samples and pixels).
  * One pass gathers the per-sample, per-channel sums S1 = sum dout, S2 = sum dout xhat (into
  * work, 2 B C values), which give both the means above and dgamma, dbeta; a second writes din. */
+/* One group of one sample's backward (gamma from the group's first channel): the per-channel
+ * sums S1 = sum dout, S2 = sum dout xhat into s1c, s2c, and din += dL/dx (din may be NULL). */
+VEC_TARGETS static void FN(gn_backward_group)(T *dx, T *s1c, T *s2c, const T *g, const T *x, T m, T r,
+                                              const T *gamma, size_t Cg, size_t HW) {
+    const size_t len = Cg * HW;
+    double sa = 0, sb = 0;
+    for (size_t c = 0; c < Cg; c++) {
+        double s1 = 0, s2 = 0;
+        const T *xc = x + c * HW, *gc = g + c * HW;
+        #pragma omp simd reduction(+ : s1, s2)
+        for (size_t k = 0; k < HW; k++) {
+            s1 += (double)gc[k];
+            s2 += (double)gc[k] * (double)((xc[k] - m) * r);
+        }
+        s1c[c] = (T)s1, s2c[c] = (T)s2;
+        sa += (double)gamma[c] * s1;
+        sb += (double)gamma[c] * s2;
+    }
+    if (!dx) return;
+    const T a = (T)(sa / (double)len), bm = (T)(sb / (double)len);
+    for (size_t c = 0; c < Cg; c++) {
+        const T gm = gamma[c] * r, am = a * r, bmr = bm * r;
+        const T *xc = x + c * HW, *gc = g + c * HW;
+        T *dxc = dx + c * HW;
+        #pragma omp simd
+        for (size_t k = 0; k < HW; k++) dxc[k] += gc[k] * gm - am - (xc[k] - m) * r * bmr;
+    }
+}
+
 void FN(fm_groupnorm_backward)(T *din, T *dgamma, T *dbeta, const T *dout, const T *in, const T *mean, const T *rstd,
                                const T *gamma, T *work, size_t B, size_t C, size_t HW, size_t G) {
     const size_t Cg = C / G, len = Cg * HW;
     T *S1 = work, *S2 = work + B * C;
     #pragma omp parallel for schedule(static) if (B * C * HW > 65536)
     for (size_t ng = 0; ng < B * G; ng++) {
-        const T *x = in + ng * len, *g = dout + ng * len;
-        const T m = mean[ng], r = rstd[ng];
         const size_t n = ng / G, c0 = (ng % G) * Cg;
-        double sa = 0, sb = 0;
-        for (size_t c = 0; c < Cg; c++) {
-            double s1 = 0, s2 = 0;
-            const T *xc = x + c * HW, *gc = g + c * HW;
-            #pragma omp simd reduction(+ : s1, s2)
-            for (size_t k = 0; k < HW; k++) {
-                s1 += (double)gc[k];
-                s2 += (double)gc[k] * (double)((xc[k] - m) * r);
-            }
-            S1[n * C + c0 + c] = (T)s1, S2[n * C + c0 + c] = (T)s2;
-            sa += (double)gamma[c0 + c] * s1;
-            sb += (double)gamma[c0 + c] * s2;
-        }
-        if (!din) continue;
-        T *dx = din + ng * len;
-        const T a = (T)(sa / (double)len), bm = (T)(sb / (double)len);
-        for (size_t c = 0; c < Cg; c++) {
-            const T gm = gamma[c0 + c] * r, am = a * r, bmr = bm * r;
-            const T *xc = x + c * HW, *gc = g + c * HW;
-            T *dxc = dx + c * HW;
-            #pragma omp simd
-            for (size_t k = 0; k < HW; k++) dxc[k] += gc[k] * gm - am - (xc[k] - m) * r * bmr;
-        }
+        FN(gn_backward_group)(din ? din + ng * len : NULL, S1 + n * C + c0, S2 + n * C + c0, dout + ng * len,
+                              in + ng * len, mean[ng], rstd[ng], gamma + c0, Cg, HW);
     }
     for (size_t n = 0; n < B; n++)
         for (size_t c = 0; c < C; c++) {
