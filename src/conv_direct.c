@@ -185,57 +185,48 @@ __attribute__((target("avx2,fma"))) static float hsum256(__m256 v) {
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
-__attribute__((target("avx2,fma"))) static void dw_tile_avx2(float *dwp, const float *D, const float *X, size_t PS,
-                                                             size_t Ci, size_t Wp, size_t q0, size_t q1) {
-    for (size_t ci = 0; ci < Ci; ci++)
-        for (size_t ki = 0; ki < 3; ki++) {
-            __m256 a[4][3];
-#pragma GCC unroll 4
-            for (int c = 0; c < 4; c++)
-#pragma GCC unroll 3
-                for (int j = 0; j < 3; j++) a[c][j] = _mm256_setzero_ps();
-            const float *x = X + ci * PS + ki * Wp;
-            for (size_t q = q0; q < q1; q += 8) {
-                const __m256 x0 = _mm256_loadu_ps(x + q), x1 = _mm256_loadu_ps(x + q + 1), x2 = _mm256_loadu_ps(x + q + 2);
-#pragma GCC unroll 4
-                for (int c = 0; c < 4; c++) {
-                    const __m256 dv = _mm256_loadu_ps(D + (size_t)c * PS + q);
-                    a[c][0] = _mm256_fmadd_ps(dv, x0, a[c][0]);
-                    a[c][1] = _mm256_fmadd_ps(dv, x1, a[c][1]);
-                    a[c][2] = _mm256_fmadd_ps(dv, x2, a[c][2]);
-                }
-            }
-            for (int c = 0; c < 4; c++)
-                for (int j = 0; j < 3; j++) dwp[((size_t)c * Ci + ci) * 9 + 3 * ki + (size_t)j] += hsum256(a[c][j]);
-        }
-}
-
-/* As dw_tile_avx2 for 8 output channels: 24 ymm accumulators, in AVX-512VL's 32 ymm registers
- * (a zmm version of it, 16 positions a step, was no faster) */
-__attribute__((target("avx512f,avx512vl,fma"))) static void dw_tile_vl(float *dwp, const float *D, const float *X,
-                                                                       size_t PS, size_t Ci, size_t Wp, size_t q0,
-                                                                       size_t q1) {
+/* dwp[(c Ci + ci) 9 + 3 ki + kj] += sum over q in [q0, q1) of D[c PS + q] X[ci PS + ki Wp + kj + q]
+ * for c < nc output channels (nc = 4 or 8, a constant where inlined), ci < Ci and the 3 taps kj of
+ * each kernel row ki: 3 nc ymm accumulators, 8 positions a step */
+__attribute__((target("avx2,fma"), always_inline)) static inline void dw_tile(float *dwp, const float *D,
+                                                                              const float *X, size_t PS, size_t Ci,
+                                                                              size_t Wp, size_t q0, size_t q1,
+                                                                              const int nc) {
     for (size_t ci = 0; ci < Ci; ci++)
         for (size_t ki = 0; ki < 3; ki++) {
             __m256 a[TILE_CO][3];
 #pragma GCC unroll 8
-            for (int c = 0; c < TILE_CO; c++)
+            for (int c = 0; c < nc; c++)
 #pragma GCC unroll 3
                 for (int j = 0; j < 3; j++) a[c][j] = _mm256_setzero_ps();
             const float *x = X + ci * PS + ki * Wp;
             for (size_t q = q0; q < q1; q += 8) {
                 const __m256 x0 = _mm256_loadu_ps(x + q), x1 = _mm256_loadu_ps(x + q + 1), x2 = _mm256_loadu_ps(x + q + 2);
 #pragma GCC unroll 8
-                for (int c = 0; c < TILE_CO; c++) {
+                for (int c = 0; c < nc; c++) {
                     const __m256 dv = _mm256_loadu_ps(D + (size_t)c * PS + q);
                     a[c][0] = _mm256_fmadd_ps(dv, x0, a[c][0]);
                     a[c][1] = _mm256_fmadd_ps(dv, x1, a[c][1]);
                     a[c][2] = _mm256_fmadd_ps(dv, x2, a[c][2]);
                 }
             }
-            for (int c = 0; c < TILE_CO; c++)
+            for (int c = 0; c < nc; c++)
                 for (int j = 0; j < 3; j++) dwp[((size_t)c * Ci + ci) * 9 + 3 * ki + (size_t)j] += hsum256(a[c][j]);
         }
+}
+
+/* 4 output channels in AVX2's 16 ymm registers */
+__attribute__((target("avx2,fma"))) static void dw_tile_avx2(float *dwp, const float *D, const float *X, size_t PS,
+                                                             size_t Ci, size_t Wp, size_t q0, size_t q1) {
+    dw_tile(dwp, D, X, PS, Ci, Wp, q0, q1, 4);
+}
+
+/* 8 output channels: 24 ymm accumulators, in AVX-512VL's 32 ymm registers (a zmm version, 16
+ * positions a step, was no faster) */
+__attribute__((target("avx512f,avx512vl,fma"))) static void dw_tile_vl(float *dwp, const float *D, const float *X,
+                                                                       size_t PS, size_t Ci, size_t Wp, size_t q0,
+                                                                       size_t q1) {
+    dw_tile(dwp, D, X, PS, Ci, Wp, q0, q1, TILE_CO);
 }
 
 /* P (C planes of PS floats) = the padded layout of x (gn, C, H, W); only borders and tail are zeroed */

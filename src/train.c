@@ -168,8 +168,7 @@ static void draw_micro_batch(Trainer *tr, long step, size_t mb) {
         for (size_t r = 0; r < m; r++) {
             FmStream s;
             fm_stream_init(&s, seed, (uint64_t)step, g0 + r, FM_RNG_TIME);
-            double t = logit ? 1.0 / (1.0 + exp(-fm_stream_normal(&s))) : fm_stream_uniform(&s);
-            tr->t[r] = (float)(t * tr->su.t_max);
+            tr->t[r] = (float)(1.0 / (1.0 + exp(-fm_stream_normal(&s))) * tr->su.t_max); /* logit-normal */
             fm_stream_init(&s, seed, (uint64_t)step, g0 + r, FM_RNG_NOISE);
             for (size_t k = 0; k < 2 * np; k++) tr->u[r * 2 * np + k] = fm_stream_uniform(&s);
         }
