@@ -19,8 +19,8 @@
  * The input gradient of a "same" convolution is the same convolution of dout with the kernel
  * transposed and flipped, so one kernel serves forward and backward. The weight gradient is
  * direct too: dout is put on the same grid (its padded copy, read one row and one column on),
- * and tiles of 4 output channels (AVX2; 8 with AVX-512VL's 32 registers) x the 3 taps of a
- * kernel row sum dout x input over the grid's positions. */
+ * and tiles of 4 output channels (AVX2: ymm) or 8 (AVX-512: zmm) x the 3 taps of a kernel row sum
+ * dout x input over the grid's positions. */
 #include "conv_direct.h"
 
 #include <omp.h>
@@ -174,59 +174,73 @@ __attribute__((target("avx2,fma"))) static void tile_avx2(float *O, size_t ldo, 
         for (int v = 0; v < 3; v++) _mm256_storeu_ps(O + c * ldo + q + 8 * (size_t)v, a[c][v]);
 }
 
-/* The weight gradient's tiles (AVX2 only: on AVX-512 machines im2col + sgemm measured as fast):
- * dwp[(co Ci + ci) 9 + 3 ki + kj] += sum over q in [q0, q1) of D[co PS + q] X[ci PS + q + ki Wp + kj]
- * for the 4 channels co from D's first, each ki, and kj < 3 (the three taps of one kernel row: 12
- * accumulators, 4 + 3 loads per 12 FMAs as in tile_avx2). D is the output gradient on the grid
- * (zero at positions that are not pixels), X the padded input. */
+/* The weight gradient's tiles: dwp[(c Ci + ci) 9 + 3 ki + kj] += sum over q in [q0, q1) of
+ * D[c PS + q] X[ci PS + ki Wp + kj + q] for the output channels c from D's first, ci < Ci and the
+ * three taps kj of each kernel row ki. D is the output gradient on the grid (zero at positions
+ * that are not pixels), X the padded input. AVX2: 4 channels, 12 ymm accumulators, 8 positions a
+ * step (4 + 3 loads per 12 FMAs, as in tile_avx2). */
 __attribute__((target("avx2,fma"))) static float hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
-/* dwp[(c Ci + ci) 9 + 3 ki + kj] += sum over q in [q0, q1) of D[c PS + q] X[ci PS + ki Wp + kj + q]
- * for c < nc output channels (nc = 4 or 8, a constant where inlined), ci < Ci and the 3 taps kj of
- * each kernel row ki: 3 nc ymm accumulators, 8 positions a step */
-__attribute__((target("avx2,fma"), always_inline)) static inline void dw_tile(float *dwp, const float *D,
-                                                                              const float *X, size_t PS, size_t Ci,
-                                                                              size_t Wp, size_t q0, size_t q1,
-                                                                              const int nc) {
+__attribute__((target("avx2,fma"))) static void dw_tile_avx2(float *dwp, const float *D, const float *X, size_t PS,
+                                                             size_t Ci, size_t Wp, size_t q0, size_t q1) {
     for (size_t ci = 0; ci < Ci; ci++)
         for (size_t ki = 0; ki < 3; ki++) {
-            __m256 a[TILE_CO][3];
-#pragma GCC unroll 8
-            for (int c = 0; c < nc; c++)
+            __m256 a[4][3];
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++)
 #pragma GCC unroll 3
                 for (int j = 0; j < 3; j++) a[c][j] = _mm256_setzero_ps();
             const float *x = X + ci * PS + ki * Wp;
             for (size_t q = q0; q < q1; q += 8) {
                 const __m256 x0 = _mm256_loadu_ps(x + q), x1 = _mm256_loadu_ps(x + q + 1), x2 = _mm256_loadu_ps(x + q + 2);
-#pragma GCC unroll 8
-                for (int c = 0; c < nc; c++) {
+#pragma GCC unroll 4
+                for (int c = 0; c < 4; c++) {
                     const __m256 dv = _mm256_loadu_ps(D + (size_t)c * PS + q);
                     a[c][0] = _mm256_fmadd_ps(dv, x0, a[c][0]);
                     a[c][1] = _mm256_fmadd_ps(dv, x1, a[c][1]);
                     a[c][2] = _mm256_fmadd_ps(dv, x2, a[c][2]);
                 }
             }
-            for (int c = 0; c < nc; c++)
+            for (int c = 0; c < 4; c++)
                 for (int j = 0; j < 3; j++) dwp[((size_t)c * Ci + ci) * 9 + 3 * ki + (size_t)j] += hsum256(a[c][j]);
         }
 }
 
-/* 4 output channels in AVX2's 16 ymm registers */
-__attribute__((target("avx2,fma"))) static void dw_tile_avx2(float *dwp, const float *D, const float *X, size_t PS,
-                                                             size_t Ci, size_t Wp, size_t q0, size_t q1) {
-    dw_tile(dwp, D, X, PS, Ci, Wp, q0, q1, 4);
-}
-
-/* 8 output channels: 24 ymm accumulators, in AVX-512VL's 32 ymm registers (a zmm version, 16
- * positions a step, was no faster) */
-__attribute__((target("avx512f,avx512vl,fma"))) static void dw_tile_vl(float *dwp, const float *D, const float *X,
-                                                                       size_t PS, size_t Ci, size_t Wp, size_t q0,
-                                                                       size_t q1) {
-    dw_tile(dwp, D, X, PS, Ci, Wp, q0, q1, TILE_CO);
+/* AVX-512: 8 channels, 24 zmm accumulators in the 32 registers, 16 positions a step (D and q0
+ * 64-byte aligned, q1 - q0 a multiple of 16). Where the FMA units are 512 bits wide this is
+ * 1.4-1.5x an 8-channel ymm tile (AMD Zen 5, 1 thread, batch 32, alternating: 99-117 against
+ * 76-85 GFLOP/s at 28 x 28, 98-116 against 71-73 at 14 x 14, 81-98 against 61-65 at 7 x 7); on
+ * AMD Zen 4, whose units split a zmm operation in two, a version of it was measured as fast as
+ * the ymm tile. */
+__attribute__((target("avx512f"))) static void dw_tile_512(float *dwp, const float *D, const float *X, size_t PS,
+                                                           size_t Ci, size_t Wp, size_t q0, size_t q1) {
+    for (size_t ci = 0; ci < Ci; ci++)
+        for (size_t ki = 0; ki < 3; ki++) {
+            __m512 a[TILE_CO][3];
+#pragma GCC unroll 8
+            for (int c = 0; c < TILE_CO; c++)
+#pragma GCC unroll 3
+                for (int j = 0; j < 3; j++) a[c][j] = _mm512_setzero_ps();
+            const float *x = X + ci * PS + ki * Wp;
+            for (size_t q = q0; q < q1; q += 16) {
+                const __m512 x0 = _mm512_loadu_ps(x + q), x1 = _mm512_loadu_ps(x + q + 1),
+                             x2 = _mm512_loadu_ps(x + q + 2);
+#pragma GCC unroll 8
+                for (int c = 0; c < TILE_CO; c++) {
+                    const __m512 dv = _mm512_load_ps(D + (size_t)c * PS + q);
+                    a[c][0] = _mm512_fmadd_ps(dv, x0, a[c][0]);
+                    a[c][1] = _mm512_fmadd_ps(dv, x1, a[c][1]);
+                    a[c][2] = _mm512_fmadd_ps(dv, x2, a[c][2]);
+                }
+            }
+            for (int c = 0; c < TILE_CO; c++)
+                for (int j = 0; j < 3; j++)
+                    dwp[((size_t)c * Ci + ci) * 9 + 3 * ki + (size_t)j] += _mm512_reduce_add_ps(a[c][j]);
+        }
 }
 
 /* P (C planes of PS floats) = the padded layout of x (gn, C, H, W); only borders and tail are zeroed */
@@ -314,15 +328,15 @@ static float sum8(const float *x, size_t n) {
 }
 
 /* One group's backward: dout and the input on the grid; the weight gradient's tiles into the
- * thread's partial sums part (Co Ci 9 weights, then Co biases): with AVX-512VL (dw_vl) the
- * 8-channel tiles over the whole group (measured on AMD Zen 4, 1 thread, batch 32: 93, 88, 74
- * GFLOP/s at 28 x 28, 14 x 14, 7 x 7 against the 4-channel AVX2 tiles' 77, 80, 66; chunks of
- * 1536 positions 4 % slower at 28 x 28), else the AVX2 ones over chunks of DW_CHUNK positions
+ * thread's partial sums part (Co Ci 9 weights, then Co biases): with AVX-512 (dw_512) the
+ * 8-channel tiles over the whole group (8-channel tiles measured on AMD Zen 4, 1 thread, batch 32:
+ * 93, 88, 74 GFLOP/s at 28 x 28, 14 x 14, 7 x 7 against the 4-channel AVX2 tiles' 77, 80, 66;
+ * chunks of 1536 positions 4 % slower at 28 x 28), else the AVX2 ones over chunks of DW_CHUNK positions
  * (so that a tile's output-gradient rows stay in L1); din by the forward kernel with the kernel
  * transposed and flipped (wt, packed as wp is). */
 #define DW_CHUNK 1536 /* 4 rows, 24 kB: measured 5-10 % faster than 768, and no slower than whole groups */
 static void group_backward(float *din, float *part, const float *dout, const float *in, const float *wt, float *buf,
-                           size_t gn, const FmConvDims *d, size_t g, int dw_vl) {
+                           size_t gn, const FmConvDims *d, size_t g, int dw_512) {
     const size_t Ci = d->Ci, Co = d->Co, H = d->H, W = d->W, Wp = W + 1, PS = plane(d, g);
     const size_t Qn = (gn * (H + 1) * Wp + TILE_Q - 1) / TILE_Q * TILE_Q;
     /* Pd starts so that D = Pd + Wp + 1 below is 64-byte aligned (buf is, and PS a multiple of 16) */
@@ -331,8 +345,8 @@ static void group_backward(float *din, float *part, const float *dout, const flo
     if (part) {
         to_grid(Px, in, gn, Ci, H, W, PS);
         const float *D = Pd + Wp + 1; /* D[q] = dout at grid position q, zero where q is not a pixel */
-        if (dw_vl)
-            for (size_t c0 = 0; c0 < Co; c0 += TILE_CO) dw_tile_vl(part + c0 * Ci * 9, D + c0 * PS, Px, PS, Ci, Wp, 0, Qn);
+        if (dw_512)
+            for (size_t c0 = 0; c0 < Co; c0 += TILE_CO) dw_tile_512(part + c0 * Ci * 9, D + c0 * PS, Px, PS, Ci, Wp, 0, Qn);
         else
             for (size_t q0 = 0; q0 < Qn; q0 += DW_CHUNK) {
                 const size_t q1 = q0 + DW_CHUNK < Qn ? q0 + DW_CHUNK : Qn;
@@ -353,7 +367,7 @@ void fm_conv_direct_backward(float *din, float *dw, float *db, const float *dout
     const size_t nw = Co * Ci * 9, g0 = group(d); /* g <= g0, the size of the threads' buffers */
     const size_t part_at = 16 + (Ci + Co) * plane(d, g0) + cmax(d) * grid_q(d, g0); /* in a thread's share */
     const int grads = dw || db; /* Co a multiple of 8 then (fm_conv_direct_weights_ok) */
-    const int dw_vl = grads && fm_conv_direct_available() >= FM_CONV_DIRECT_AVX512 && __builtin_cpu_supports("avx512vl");
+    const int dw_512 = grads && fm_conv_direct_available() >= FM_CONV_DIRECT_AVX512;
     float *wt = scratch + (size_t)omp_get_max_threads() * per;
     /* din = conv(dout) with Co -> Ci channels and the kernel wt[ci][co][t] = w[co][ci][8 - t] */
     if (din)
@@ -373,7 +387,7 @@ void fm_conv_direct_backward(float *din, float *dw, float *db, const float *dout
         for (size_t q = 0; q < ngroups; q++) {
             const size_t n0 = q * g, gn = B - n0 < g ? B - n0 : g;
             group_backward(din ? din + n0 * Ci * H * W : NULL, part, dout + n0 * Co * H * W, in + n0 * Ci * H * W, wt,
-                           buf, gn, d, g, dw_vl);
+                           buf, gn, d, g, dw_512);
         }
     }
     if (!grads) return;

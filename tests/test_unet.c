@@ -166,7 +166,7 @@ static void test_conv_float(size_t B, size_t Ci, size_t H, size_t W, size_t Co, 
             Ci, Co, H, W, B, (int)th, name, worst);
     printf("float conv %3zu->%-3zu %2zux%-2zu B %2zu, %zu th (%s fwd, %s din, %s dw): out %.1e, din %.1e, dw %.1e, db %.1e\n",
            Ci, Co, H, W, B, th, fwd ? name : "im2col", bwd ? name : "im2col",
-           !fwd ? "im2col" : direct >= FM_CONV_DIRECT_AVX512 && __builtin_cpu_supports("avx512vl") ? "AVX-512VL" : "AVX2", eo,
+           !fwd ? "im2col" : name, eo,
            ei, ew, eb);
     fm_conv_direct_enable(was);
     free(in), free(w), free(b), free(g), free(out), free(din), free(dw), free(db), free(sd);
