@@ -49,6 +49,11 @@ void fm_blas_describe(char *buf, size_t size) {
     if (fallback)
         snprintf(buf, size, "OpenBLAS %s kernels (set by fmtrain: OpenBLAS chose %s on this CPU)", openblas_get_corename(),
                  fallback);
+    else if (getenv("OPENBLAS_CORETYPE") && best_core() && !core_is_fine(openblas_get_corename(), best_core()))
+        /* the environment's choice is kept, but it costs: on AMD Zen 5, Haswell's AVX2 kernels ran
+         * sgemm at 86-98 GFLOP/s on 1 thread where SkylakeX's reached 159-186, with the same errors */
+        snprintf(buf, size, "OpenBLAS %s kernels, as OPENBLAS_CORETYPE asks; this CPU runs %s's, often faster",
+                 openblas_get_corename(), best_core());
     else
         snprintf(buf, size, "OpenBLAS %s kernels", openblas_get_corename());
 }
