@@ -101,6 +101,9 @@ def train_figures(out, B, np_):
                     r"allreduces ([\d.]+) ms per step", out)
     sps = statistics.median(rates) / (B * np_)
     extra = {"imbalance_pct": float(lag.group(1)), "work_ms": float(lag.group(2))} if lag else {}
+    blas = re.search(r"^fmtrain \S+ \(build: [^;]*; (.*)\)$", out, re.M)
+    if blas:
+        extra["blas"] = blas.group(1)
     return extra | {"steps_per_s": sps, "samples_per_s": sps * B * np_, "steps_per_s_min": min(rates) / (B * np_),
             "steps_per_s_max": max(rates) / (B * np_), "peak_mb": float(mem.group(1)),
             "mem_over_base_mb": float(mem.group(2)), "base_mb": float(mem.group(3)),
@@ -223,6 +226,10 @@ def main():
 
     print(f"\nfmtrain vs PyTorch {rows[0].get('torch', {}).get('torch_version', '(not installed)')}: "
           f"one rank, medians, {seconds:g} s per figure; GEMM FLOPs counted analytically (fm_net_flops)")
+    blas = {"fmtrain": rows[0]["fm"].get("blas", "?")} if rows else {}
+    if rows and "torch" in rows[0]:
+        blas["pytorch"] = rows[0]["torch"].get("blas", "?")
+    print("BLAS: " + "; ".join(f"{k} {v}" for k, v in blas.items()))
     hdr = (f"{'config':16} {'thr':>3} | {'steps/s':>8} {'samples/s':>10} {'GFLOP/s':>7} {'%sgemm':>6} "
            f"{'evals/s':>9} {'mem MB':>7} {'analytic':>8} | {'torch st/s':>10} {'GFLOP/s':>7} {'evals/s':>9} "
            f"{'mem MB':>7} | {'steps':>6} {'sampling':>8}")
