@@ -226,10 +226,10 @@ def main():
 
     print(f"\nfmtrain vs PyTorch {rows[0].get('torch', {}).get('torch_version', '(not installed)')}: "
           f"one rank, medians, {seconds:g} s per figure; GEMM FLOPs counted analytically (fm_net_flops)")
-    blas = {"fmtrain": rows[0]["fm"].get("blas", "?")} if rows else {}
-    if rows and "torch" in rows[0]:
-        blas["pytorch"] = rows[0]["torch"].get("blas", "?")
-    print("BLAS: " + "; ".join(f"{k} {v}" for k, v in blas.items()))
+    blas = f"fmtrain {rows[0]['fm'].get('blas', '?')}"
+    if "torch" in rows[0]:
+        blas += f"; pytorch {rows[0]['torch'].get('blas', '?')}"
+    print("BLAS: " + blas)
     hdr = (f"{'config':16} {'thr':>3} | {'steps/s':>8} {'samples/s':>10} {'GFLOP/s':>7} {'%sgemm':>6} "
            f"{'evals/s':>9} {'mem MB':>7} {'analytic':>8} | {'torch st/s':>10} {'GFLOP/s':>7} {'evals/s':>9} "
            f"{'mem MB':>7} | {'steps':>6} {'sampling':>8}")

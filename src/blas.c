@@ -45,15 +45,13 @@ void fm_blas_fix_core(char **argv) {
 }
 
 void fm_blas_describe(char *buf, size_t size) {
-    const char *fallback = getenv("FMTRAIN_BLAS_FALLBACK");
+    const char *fallback = getenv("FMTRAIN_BLAS_FALLBACK"), *core = openblas_get_corename(), *best = best_core();
     if (fallback)
-        snprintf(buf, size, "OpenBLAS %s kernels (set by fmtrain: OpenBLAS chose %s on this CPU)", openblas_get_corename(),
-                 fallback);
-    else if (getenv("OPENBLAS_CORETYPE") && best_core() && !core_is_fine(openblas_get_corename(), best_core()))
+        snprintf(buf, size, "OpenBLAS %s kernels (set by fmtrain: OpenBLAS chose %s on this CPU)", core, fallback);
+    else if (getenv("OPENBLAS_CORETYPE") && best && !core_is_fine(core, best))
         /* the environment's choice is kept, but it costs: on AMD Zen 5, Haswell's AVX2 kernels ran
          * sgemm at 86-98 GFLOP/s on 1 thread where SkylakeX's reached 159-186, with the same errors */
-        snprintf(buf, size, "OpenBLAS %s kernels, as OPENBLAS_CORETYPE asks; this CPU runs %s's, often faster",
-                 openblas_get_corename(), best_core());
+        snprintf(buf, size, "OpenBLAS %s kernels, as OPENBLAS_CORETYPE asks; this CPU runs %s's, often faster", core, best);
     else
-        snprintf(buf, size, "OpenBLAS %s kernels", openblas_get_corename());
+        snprintf(buf, size, "OpenBLAS %s kernels", core);
 }

@@ -329,9 +329,10 @@ static float sum8(const float *x, size_t n) {
 
 /* One group's backward: dout and the input on the grid; the weight gradient's tiles into the
  * thread's partial sums part (Co Ci 9 weights, then Co biases): with AVX-512 (dw_512) the
- * 8-channel tiles over the whole group (8-channel tiles measured on AMD Zen 4, 1 thread, batch 32:
- * 93, 88, 74 GFLOP/s at 28 x 28, 14 x 14, 7 x 7 against the 4-channel AVX2 tiles' 77, 80, 66;
- * chunks of 1536 positions 4 % slower at 28 x 28), else the AVX2 ones over chunks of DW_CHUNK positions
+ * 8-channel tiles over the whole group (8-channel ymm tiles on AMD Zen 4, 1 thread, batch 32: 93,
+ * 88, 74 GFLOP/s at 28 x 28, 14 x 14, 7 x 7 against the 4-channel AVX2 tiles' 77, 80, 66, and
+ * chunks of 1536 positions 4 % slower at 28 x 28 than whole groups; the zmm tiles' own figures are
+ * at dw_tile_512), else the AVX2 ones over chunks of DW_CHUNK positions
  * (so that a tile's output-gradient rows stay in L1); din by the forward kernel with the kernel
  * transposed and flipped (wt, packed as wp is). */
 #define DW_CHUNK 1536 /* 4 rows, 24 kB: measured 5-10 % faster than 768, and no slower than whole groups */
