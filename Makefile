@@ -31,6 +31,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 FUZZ_NAMES := config dataset ckpt
 REPLAY_BIN := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz_replay_%)
+MPI_TEST_BIN := $(BUILD)/tests/dist_check # run under mpirun by tests/test_dist.sh
 BIN     := $(BUILD)/fmtrain
 
 # Packages a fresh Debian 12 machine lacks (apt-get names).
@@ -40,7 +41,7 @@ DEB_PKGS := build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hd
 
 .PHONY: all deps test test-slurm demo install clean san help data bench fuzz fuzz-check
 
-all: $(BIN) $(TEST_BIN) $(REPLAY_BIN)
+all: $(BIN) $(TEST_BIN) $(REPLAY_BIN) $(MPI_TEST_BIN)
 
 help:
 	@echo "make deps      install missing Debian packages (idempotent; needs root)"

@@ -110,8 +110,9 @@ def train_figures(out, B, np_):
             "analytic_mb": float(mem.group(4)), "allreduce_pct": float(comm.group(1))}
 
 
-def fm_train(fm, name, D, H, L, B, threads, np_, steps, outdir):
-    return train_figures(run(train_cmd(fm, name, D, H, L, B, threads, np_, steps, outdir), env=mpi_env(threads)), B, np_)
+def fm_train(fm, name, D, H, L, B, threads, np_, steps, outdir, env=None):
+    return train_figures(run(train_cmd(fm, name, D, H, L, B, threads, np_, steps, outdir),
+                             env=dict(mpi_env(threads), **(env or {}))), B, np_)
 
 
 def fm_train_pair(fm, name, D, H, L, B, steps, outdir):
@@ -212,14 +213,18 @@ def main():
         steps = max(12 if unet else 50, int(rows[-2]["fm"]["steps_per_s"] * seconds * 1.2))
         one = fm_train(fm, name, D, H, L, B, 1, 1, steps, os.path.join(a.out, "weak1"))
         two = fm_train(fm, name, D, H, L, B, 1, 2, steps, os.path.join(a.out, "weak2"))
+        # the same with the gradient summed by MPI_Allreduce alone (the node-aware sums off)
+        two_mpi = fm_train(fm, name, D, H, L, B, 1, 2, steps, os.path.join(a.out, "weak2"), env={"FMTRAIN_NODE_SUM": "0"})
         pair = fm_train_pair(fm, name, D, H, L, B, steps, os.path.join(a.out, "weakpair"))
         # overlap: the allreduce alone, after the step's GEMMs, and beside them (polled between layers)
         ov = fm_bench(fm, name, D, H, L, B, 1, max(1.0, seconds / 2), np_=2)
-        scaling.append({"config": name, "one": one, "two": two, "pair_steps_per_s": pair,
+        scaling.append({"config": name, "one": one, "two": two, "two_mpi": two_mpi, "pair_steps_per_s": pair,
                         "efficiency": two["steps_per_s"] / one["steps_per_s"],
+                        "efficiency_mpi": two_mpi["steps_per_s"] / one["steps_per_s"],
                         "efficiency_vs_pair": two["steps_per_s"] / pair,
-                        "overlap": {k: ov[k] for k in ("allreduce_ms", "gemm_ms", "gemm_then_allreduce_ms",
-                                                      "gemm_overlap_allreduce_ms", "overlap_hidden")}})
+                        "overlap": {k: ov[k] for k in ("allreduce_ms", "mpi_allreduce_ms", "node_ranks", "gemm_ms",
+                                                      "gemm_then_allreduce_ms", "gemm_overlap_allreduce_ms",
+                                                      "overlap_hidden")}})
 
     def ratio(x, y):
         return f"{x / y:5.2f}x" if y else "   -  "
@@ -262,6 +267,9 @@ def main():
               f"steps/s: efficiency {100 * s['efficiency']:5.1f}%, allreduce {s['two']['allreduce_pct']:.1f}% of the time "
               f"({s['two']['imbalance_pct']:.1f}% waiting for the slower rank); "
               f"2 independent {s['pair_steps_per_s']:8.1f} steps/s each: 2 ranks reach {100 * s['efficiency_vs_pair']:5.1f}%")
+        print(f"  {'':16} with MPI_Allreduce alone (FMTRAIN_NODE_SUM=0): 2 ranks {s['two_mpi']['steps_per_s']:8.1f} steps/s: "
+              f"efficiency {100 * s['efficiency_mpi']:5.1f}%, allreduce {s['two_mpi']['allreduce_pct']:.1f}% of the time "
+              f"({s['two_mpi']['imbalance_pct']:.1f}% waiting for the slower rank)")
         # the run's mean step from the summary's own figures (work + waiting + collective = the wall
         # time), so that the three parts add up; the median interval above excludes the warm-up
         two = s["two"]
@@ -271,12 +279,14 @@ def main():
               f"independent process {1e3 / s['pair_steps_per_s']:.3f} ms) + waiting for the slower "
               f"{t2 * two['imbalance_pct'] / 100:.3f} ms + the collective "
               f"{t2 * (two['allreduce_pct'] - two['imbalance_pct']) / 100:.3f} ms")
-    print("\nallreduce overlap, 2 ranks (fmtrain bench): the gradient's MPI_Allreduce alone, the step's GEMMs followed by\n"
-          "it, and the same GEMMs with it started first as MPI_Iallreduce and polled after each layer's GEMMs; hidden =\n"
-          "the share of the allreduce's own time that the overlap saves:")
+    print("\nallreduce overlap, 2 ranks (fmtrain bench): the gradient's sum alone (the trainer's: through shared memory\n"
+          "where the ranks share a node; and MPI_Allreduce's), the step's GEMMs followed by the trainer's, and the same\n"
+          "GEMMs with an MPI_Iallreduce started first and polled after each layer's GEMMs; hidden = the share of the\n"
+          "sum's own time that the overlap saves:")
     for s in scaling:
         o = s["overlap"]
-        print(f"  {s['config']:16} allreduce {o['allreduce_ms']:8.3f} ms; GEMMs {o['gemm_ms']:8.3f} ms; then allreduce "
+        print(f"  {s['config']:16} sum {o['allreduce_ms']:8.3f} ms ({o['node_ranks']:.0f} per node; MPI_Allreduce "
+              f"{o['mpi_allreduce_ms']:8.3f} ms); GEMMs {o['gemm_ms']:8.3f} ms; then the sum "
               f"{o['gemm_then_allreduce_ms']:8.3f} ms; overlapped {o['gemm_overlap_allreduce_ms']:8.3f} ms: hidden "
               f"{100 * o['overlap_hidden']:6.1f}%" +
               ("  (the allreduce is under 5% of the GEMMs: this share is within their timing noise)"

@@ -66,7 +66,8 @@ typedef struct {
     float *params, *grads, *m, *v, *ema, *x, *t, *target;
     float *A, *Bm, *C; /* GEMM operands, large enough for every shape (per thread for the U-Net) */
     size_t big;        /* floats in each of them per thread */
-    float *comm;       /* the allreduce's buffer (parameters + 2, zeros: sums stay finite) */
+    float *comm;       /* the allreduce's buffer (parameters + 2, zeros: sums stay finite), as train.c's */
+    float *comm_mpi;   /* the same in plain memory: MPI_Allreduce itself */
     int polling;       /* a non-blocking sum is outstanding: poll it between GEMMs */
     FmNetActs acts;
     long step;
@@ -124,10 +125,12 @@ static void gemm_square(Bench *b) {
                 1024);
 }
 
-/* Communication (under mpirun with 2 or more ranks): the gradient's allreduce alone, after the
+/* Communication (under mpirun with 2 or more ranks): the gradient's allreduce alone (the
+ * trainer's node-aware sum, and MPI_Allreduce on a plain buffer), after the
  * step's GEMMs, and overlapped with them (started first and polled after each layer's GEMMs, as
  * buckets reduced during the backward pass would be): how much of its time an overlap can hide. */
 static void allreduce_step(Bench *b) { fm_dist_sum_floats(b->comm, fm_net_table(b->net)->total + 2); }
+static void mpi_allreduce_step(Bench *b) { fm_dist_sum_floats(b->comm_mpi, fm_net_table(b->net)->total + 2); }
 
 static void gemm_then_allreduce(Bench *b) {
     gemm_step(b);
@@ -255,8 +258,7 @@ int fm_bench_main(int argc, char **argv) {
     b.v = fm_malloc_floats(NP), b.ema = fm_malloc_floats(NP);
     b.x = fm_malloc_floats(B * D), b.t = fm_malloc_floats(B), b.target = fm_malloc_floats(B * D);
     b.A = fm_malloc_floats(big * per), b.Bm = fm_malloc_floats(big * per), b.C = fm_malloc_floats(big * per);
-    b.comm = fm_malloc_floats(NP + 2);
-    memset(b.comm, 0, (NP + 2) * sizeof(float));
+    b.comm = fm_dist_sum_buffer(NP + 2), b.comm_mpi = fm_malloc_floats(NP + 2);
     fm_net_init_params(net, b.params, 1);
     memcpy(b.ema, b.params, NP * sizeof(float));
     fm_net_acts_init(&b.acts, net, B);
@@ -271,7 +273,7 @@ int fm_bench_main(int argc, char **argv) {
     const double g = rate(gemm_step, &b, cfg.seconds), q = rate(gemm_square, &b, cfg.seconds);
     const double c = rate(compute_step, &b, cfg.seconds), o = rate(optim_step, &b, cfg.seconds);
     const int ranks = fm_dist_size();
-    double ar = 0, seq = 0, ovl = 0;
+    double ar = 0, mpi = 0, seq = 0, ovl = 0;
     if (ranks > 1) {
         /* the non-blocking sum must sum: rank r contributes r + 1 to every value */
         for (size_t i = 0; i < NP + 2; i++) b.comm[i] = (float)(fm_dist_rank() + 1);
@@ -280,8 +282,14 @@ int fm_bench_main(int argc, char **argv) {
         const float want = (float)(ranks * (ranks + 1) / 2);
         for (size_t i = 0; i < NP + 2; i++)
             FM_CHECK(b.comm[i] == want, "bench: the non-blocking allreduce gave %g at %zu, not %g", b.comm[i], i, want);
+        /* and so must the node-aware one */
+        fm_dist_sum_floats(b.comm, NP + 2);
+        for (size_t i = 0; i < NP + 2; i++)
+            FM_CHECK(b.comm[i] == want * (float)ranks, "bench: the node-aware sum gave %g at %zu, not %g", b.comm[i], i,
+                     want * (float)ranks);
         memset(b.comm, 0, (NP + 2) * sizeof(float));
         ar = rate(allreduce_step, &b, cfg.seconds);
+        mpi = rate(mpi_allreduce_step, &b, cfg.seconds);
         seq = rate(gemm_then_allreduce, &b, cfg.seconds);
         ovl = rate(gemm_overlap_allreduce, &b, cfg.seconds);
     }
@@ -299,13 +307,16 @@ int fm_bench_main(int argc, char **argv) {
         printf("bench gemm_optim_bound %.4f\n", (1 / g) / (1 / g + 1 / o));
         if (ranks > 1) {
             /* hidden: the share of the allreduce's own time that running it beside the GEMMs saves */
-            printf("bench ranks %d\nbench allreduce_ms %.4f\nbench gemm_ms %.4f\n", ranks, 1e3 / ar, 1e3 / g);
+            printf("bench ranks %d\nbench node_ranks %d\nbench allreduce_ms %.4f\nbench mpi_allreduce_ms %.4f\n", ranks,
+                   fm_dist_node_ranks(b.comm), 1e3 / ar, 1e3 / mpi);
+            printf("bench gemm_ms %.4f\n", 1e3 / g);
             printf("bench gemm_then_allreduce_ms %.4f\nbench gemm_overlap_allreduce_ms %.4f\n", 1e3 / seq, 1e3 / ovl);
             printf("bench overlap_hidden %.4f\n", (1 / seq - 1 / ovl) / (1 / ar));
         }
     }
     free(b.params), free(b.grads), free(b.m), free(b.v), free(b.ema), free(b.x), free(b.t), free(b.target);
-    free(b.A), free(b.Bm), free(b.C), free(b.comm);
+    free(b.A), free(b.Bm), free(b.C), free(b.comm_mpi);
+    fm_dist_sum_buffer_free(b.comm);
     fm_net_acts_free(&b.acts);
     free(net);
     return FM_EXIT_OK;

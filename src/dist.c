@@ -5,8 +5,12 @@
 #include <limits.h>
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
 
 #include "fm/common.h"
+#include "vec.h"
 
 static int g_rank = 0, g_size = 1, g_up = 0;
 
@@ -35,8 +39,11 @@ void fm_dist_init(int *argc, char ***argv) {
     fm_set_abort_hook(abort_hook);
 }
 
+static void node_sum_finalize(void);
+
 void fm_dist_finalize(void) {
     if (!g_up) return;
+    node_sum_finalize();
     g_up = 0;
     fm_set_abort_hook(NULL);
     MPI_Finalize();
@@ -48,13 +55,230 @@ int fm_dist_size(void) { return g_size; }
 /* MPI counts are int: large buffers go in chunks. */
 #define CHUNK ((size_t)1 << 30)
 
-void fm_dist_sum_floats(float *buf, size_t n) {
-    if (g_size == 1) return;
+static void allreduce_floats(float *buf, size_t n, MPI_Comm comm) {
     for (size_t off = 0; off < n; off += CHUNK) {
         size_t c = n - off < CHUNK ? n - off : CHUNK;
-        MPI_OK(MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)c, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
-               "MPI_Allreduce(floats)");
+        MPI_OK(MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)c, MPI_FLOAT, MPI_SUM, comm), "MPI_Allreduce(floats)");
     }
+}
+
+/* ---- Node-aware sums of fm_dist_sum_buffer's buffers ----
+ *
+ * Where a node runs L > 1 ranks (the same L on every node), such a buffer is the rank's slot
+ * in a shared-memory window of the node's ranks (MPI_Win_allocate_shared), and a sum runs in
+ * three phases, with a node barrier after each:
+ *   1. node-local rank l adds the L slots over its own part of the values, l-th of L,
+ *      in the order of the ranks (so a value's sum does not depend on which rank owns it),
+ *      and writes the result into its own slot (a reduce-scatter through shared memory);
+ *   2. with more than one node, the ranks of local rank l allreduce that part over the nodes;
+ *   3. every rank copies the other parts from their owners' slots (an allgather).
+ * Each value is read L times and written about L times over the node, with no messages in
+ * between; MPI_Allreduce through Open MPI's shared-memory transport copies each value into
+ * and out of its buffers as well, and took about twice as long at 2 ranks (README,
+ * Performance). The last barrier keeps a rank from overwriting its slot (the next step's
+ * gradient) while another still copies from it. FMTRAIN_NODE_SUM=0 turns this off (plain
+ * MPI_Allreduce); FMTRAIN_NODE_RANKS=k groups consecutive ranks k at a time as if they were
+ * nodes, so that one machine can test the multi-node path. */
+
+typedef struct {
+    float *base;  /* this rank's slot, 64-byte aligned (NULL: free entry) */
+    float **slot; /* every node rank's slot, mapped here */
+    size_t cap;   /* floats per slot */
+    int used;
+    MPI_Win win;
+} NodeBuf;
+
+#define MAX_NODE_BUFS 8
+static NodeBuf g_nb[MAX_NODE_BUFS];
+static int g_node_state = -1; /* -1: not set up; 0: plain MPI_Allreduce; 1: node-aware */
+static MPI_Comm g_node = MPI_COMM_NULL, g_cross = MPI_COMM_NULL;
+static int g_lrank = 0, g_lsize = 1, g_nodes = 1;
+
+/* Whether every rank passed 1 (a collective decision). */
+static int all_agree(int yes) {
+    MPI_OK(MPI_Allreduce(MPI_IN_PLACE, &yes, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "MPI_Allreduce(all)");
+    return yes;
+}
+
+static void node_sum_setup(void) {
+    if (g_node_state >= 0) return;
+    g_node_state = 0;
+    if (g_size == 1) return;
+    const char *off = getenv("FMTRAIN_NODE_SUM"), *fake = getenv("FMTRAIN_NODE_RANKS");
+    const int want = !(off && strcmp(off, "0") == 0);
+    const int k = fake ? atoi(fake) : 0;
+    if (!all_agree(want) || !fm_dist_same_u64((uint64_t)(k > 0 ? k : 0))) return;
+    if (k > 0)
+        MPI_OK(MPI_Comm_split(MPI_COMM_WORLD, g_rank / k, g_rank, &g_node), "MPI_Comm_split(node)");
+    else
+        MPI_OK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g_rank, MPI_INFO_NULL, &g_node),
+               "MPI_Comm_split_type(shared)");
+    MPI_Comm_rank(g_node, &g_lrank);
+    MPI_Comm_size(g_node, &g_lsize);
+    /* one rank per node gains nothing; unequal nodes would split the values differently */
+    const int same = fm_dist_same_u64((uint64_t)g_lsize); /* collective: before the test of 1 */
+    if (g_lsize == 1 || !same) {
+        MPI_Comm_free(&g_node);
+        g_lrank = 0, g_lsize = 1;
+        return;
+    }
+    MPI_OK(MPI_Comm_split(MPI_COMM_WORLD, g_lrank, g_rank, &g_cross), "MPI_Comm_split(cross)");
+    MPI_Comm_size(g_cross, &g_nodes);
+    g_node_state = 1;
+}
+
+/* Unmaps a window: collective over the node, so only inside the collective calls
+ * (fm_dist_sum_buffer, fm_dist_finalize). */
+static void node_buf_release(NodeBuf *b) {
+    MPI_Win_unlock_all(b->win);
+    MPI_Win_free(&b->win);
+    free(b->slot);
+    *b = (NodeBuf){0};
+}
+
+/* Room for the node's slots in the shared-memory file system (Open MPI maps the window from a
+ * file there; a full one would kill the rank with SIGBUS at first touch, not return an error). */
+static int shm_has_room(size_t bytes) {
+    struct statvfs s;
+    if (statvfs("/dev/shm", &s)) return 1; /* elsewhere: Open MPI's session directory */
+    return (double)s.f_bavail * (double)s.f_frsize >= 1.25 * (double)bytes + 64e6;
+}
+
+float *fm_dist_sum_buffer(size_t n) {
+    FM_CHECK(fm_dist_same_u64((uint64_t)n), "fm_dist_sum_buffer: the ranks asked for different sizes");
+    node_sum_setup();
+    const size_t cap = n + 16; /* + the alignment to 64 bytes */
+    int k = -1;
+    if (g_node_state == 1) { /* a free window large enough, else a new one in place of the free ones */
+        for (int i = 0; i < MAX_NODE_BUFS; i++)
+            if (g_nb[i].base && !g_nb[i].used && g_nb[i].cap >= n) k = i;
+        for (int i = 0; k < 0 && i < MAX_NODE_BUFS; i++)
+            if (g_nb[i].base && !g_nb[i].used) node_buf_release(&g_nb[i]);
+        for (int i = 0; k < 0 && i < MAX_NODE_BUFS; i++)
+            if (!g_nb[i].base) k = i;
+        const size_t bytes = (size_t)g_lsize * cap * sizeof(float);
+        if (k >= 0 && !g_nb[k].base && !all_agree(shm_has_room(bytes))) {
+            if (g_rank == 0)
+                fprintf(stderr, "fmtrain: note: /dev/shm has no room for the node's %.0f MB of gradient slots; "
+                        "the gradient is summed by MPI_Allreduce\n", (double)bytes / 1e6);
+            k = -1;
+        }
+    }
+    if (k < 0) return fm_malloc_floats(n);
+    NodeBuf *b = &g_nb[k];
+    if (!b->base) {
+        MPI_Info info;
+        MPI_Info_create(&info);
+        MPI_Info_set(info, "alloc_shared_noncontig", "true"); /* each slot on its own pages: first touch is local */
+        float *mine = NULL;
+        MPI_OK(MPI_Win_allocate_shared((MPI_Aint)(cap * sizeof(float)), sizeof(float), info, g_node, &mine, &b->win),
+               "MPI_Win_allocate_shared");
+        MPI_Info_free(&info);
+        b->slot = fm_calloc((size_t)g_lsize, sizeof *b->slot);
+        for (int q = 0; q < g_lsize; q++) {
+            MPI_Aint size;
+            int unit;
+            float *p;
+            MPI_OK(MPI_Win_shared_query(b->win, q, &size, &unit, &p), "MPI_Win_shared_query");
+            /* a slot's offset within its pages is the same in every mapping, so is its alignment */
+            b->slot[q] = p + ((64 - (uintptr_t)p % 64) % 64) / sizeof(float);
+        }
+        b->base = b->slot[g_lrank];
+        b->cap = n;
+        MPI_OK(MPI_Win_lock_all(MPI_MODE_NOCHECK, b->win), "MPI_Win_lock_all");
+    }
+    b->used = 1;
+    memset(b->base, 0, n * sizeof(float));
+    return b->base;
+}
+
+void fm_dist_sum_buffer_free(float *buf) {
+    if (!buf) return;
+    for (int i = 0; i < MAX_NODE_BUFS; i++)
+        if (g_nb[i].base == buf) { /* kept for the next request, unmapped by a later one or fm_dist_finalize */
+            g_nb[i].used = 0;
+            return;
+        }
+    free(buf);
+}
+
+static void node_sum_finalize(void) {
+    for (int i = 0; i < MAX_NODE_BUFS; i++)
+        if (g_nb[i].base) node_buf_release(&g_nb[i]);
+    if (g_cross != MPI_COMM_NULL) MPI_Comm_free(&g_cross);
+    if (g_node != MPI_COMM_NULL) MPI_Comm_free(&g_node);
+    g_node_state = -1;
+}
+
+/* Where local rank q's part of n values starts: multiples of 16 floats (64 bytes). */
+static size_t part_start(size_t n, int q) {
+    size_t s = (n / 16 * (size_t)q / (size_t)g_lsize) * 16;
+    return q == g_lsize ? n : s;
+}
+
+static void node_barrier(MPI_Win win) {
+    MPI_OK(MPI_Win_sync(win), "MPI_Win_sync");
+    MPI_OK(MPI_Barrier(g_node), "MPI_Barrier(node)");
+    MPI_OK(MPI_Win_sync(win), "MPI_Win_sync");
+}
+
+#define SUM_BLOCK 1024 /* floats summed in one L1-resident block */
+
+/* The values [i0, i0 + m) of the L slots added in the order of the ranks, into dst. */
+VEC_TARGETS static void add_slots(float *restrict dst, float *const *slot, int L, size_t i0, size_t m) {
+    float acc[SUM_BLOCK];
+    const float *s0 = slot[0] + i0;
+    #pragma omp simd
+    for (size_t i = 0; i < m; i++) acc[i] = s0[i];
+    for (int q = 1; q < L; q++) {
+        const float *restrict s = slot[q] + i0;
+        #pragma omp simd
+        for (size_t i = 0; i < m; i++) acc[i] += s[i];
+    }
+    #pragma omp simd
+    for (size_t i = 0; i < m; i++) dst[i] = acc[i];
+}
+
+static void node_sum(NodeBuf *b, size_t n) {
+    float *const *slot = b->slot;
+    const int L = g_lsize;
+    node_barrier(b->win);
+    const size_t c0 = part_start(n, g_lrank), c1 = part_start(n, g_lrank + 1);
+    const long nblk = (long)((c1 - c0 + SUM_BLOCK - 1) / SUM_BLOCK);
+    #pragma omp parallel for schedule(static) if (c1 - c0 > ((size_t)1 << 18))
+    for (long k = 0; k < nblk; k++) {
+        const size_t i0 = c0 + (size_t)k * SUM_BLOCK;
+        add_slots(b->base + i0, slot, L, i0, c1 - i0 < SUM_BLOCK ? c1 - i0 : SUM_BLOCK);
+    }
+    if (g_nodes > 1) allreduce_floats(b->base + c0, c1 - c0, g_cross);
+    node_barrier(b->win);
+    for (int q = 0; q < L; q++) {
+        if (q == g_lrank) continue;
+        const size_t q0 = part_start(n, q), q1 = part_start(n, q + 1);
+        const long qblk = (long)((q1 - q0 + 4 * SUM_BLOCK - 1) / (4 * SUM_BLOCK));
+        #pragma omp parallel for schedule(static) if (q1 - q0 > ((size_t)1 << 18))
+        for (long k = 0; k < qblk; k++) {
+            const size_t i0 = q0 + (size_t)k * 4 * SUM_BLOCK;
+            memcpy(b->base + i0, slot[q] + i0, (q1 - i0 < 4 * SUM_BLOCK ? q1 - i0 : 4 * SUM_BLOCK) * sizeof(float));
+        }
+    }
+    node_barrier(b->win);
+}
+
+void fm_dist_sum_floats(float *buf, size_t n) {
+    if (g_size == 1) return;
+    for (int i = 0; i < MAX_NODE_BUFS; i++)
+        if (g_nb[i].base == buf && g_nb[i].used && n <= g_nb[i].cap) {
+            node_sum(&g_nb[i], n);
+            return;
+        }
+    allreduce_floats(buf, n, MPI_COMM_WORLD);
+}
+
+int fm_dist_node_ranks(const float *buf) {
+    for (int i = 0; i < MAX_NODE_BUFS; i++)
+        if (g_nb[i].base == buf && g_nb[i].used) return g_lsize;
+    return 1;
 }
 
 static MPI_Request g_isum = MPI_REQUEST_NULL;

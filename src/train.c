@@ -253,7 +253,7 @@ static int check_config(Trainer *tr, int P) {
 static void trainer_alloc(Trainer *tr) {
     size_t P = fm_net_table(&tr->su.net)->total, m = tr->m, D = tr->D;
     tr->params = fm_malloc_floats(P);
-    tr->grads = fm_malloc_floats(P + 2 + tr->P); /* + the loss, the signal flag, each rank's work (loss_and_grad) */
+    tr->grads = fm_dist_sum_buffer(P + 2 + tr->P); /* + the loss, the signal flag, each rank's work (loss_and_grad) */
     tr->adam_m = fm_malloc_floats(P);
     tr->adam_v = fm_malloc_floats(P);
     tr->ema = fm_malloc_floats(P);
@@ -276,7 +276,7 @@ static double train_bytes(const Trainer *tr) {
 }
 
 static void trainer_free(Trainer *tr) {
-    free(tr->params), free(tr->grads), free(tr->adam_m), free(tr->adam_v), free(tr->ema);
+    free(tr->params), fm_dist_sum_buffer_free(tr->grads), free(tr->adam_m), free(tr->adam_v), free(tr->ema);
     free(tr->z), free(tr->eps), free(tr->u), free(tr->x), free(tr->target), free(tr->t);
     fm_net_acts_free(&tr->acts);
     fm_data_close(&tr->data);
@@ -523,8 +523,14 @@ int fm_train_main(int argc, char **argv) {
         printf("done: %ld steps in %.1f s (%.0f samples/s)\n", cfg.steps - start, wall,
                (double)(cfg.steps - start) * (double)tr.B / wall_d);
         if (skipped) printf("skipped %ld steps with a non-finite loss or gradient\n", skipped);
+        const int per_node = fm_dist_node_ranks(tr.grads);
+        char how[96] = "";
+        if (P > 1 && per_node > 1)
+            snprintf(how, sizeof how, ", mean over the ranks; %d ranks per node sum through shared memory", per_node);
+        else if (P > 1)
+            snprintf(how, sizeof how, ", mean over the ranks; MPI_Allreduce");
         printf("allreduce: %.1f%% of the wall time (%.3f ms per step%s)\n", 100.0 * comm / wall_d, 1e3 * comm / nsteps,
-               P > 1 ? ", mean over the ranks" : "");
+               how);
         if (P > 1) /* the rest of the allreduce's share is the collective itself */
             printf("load imbalance: %.1f%% of the wall time waiting for the slowest rank (work between "
                    "allreduces %.3f ms per step on average over the ranks, the slowest rank's %.3f ms)\n",

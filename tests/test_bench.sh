@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `fmtrain bench` (the harness behind `make bench`) runs and reports finite figures: on 1 rank the
 # GEMM, compute and optimizer figures; on 2 ranks also the allreduce alone, after the GEMMs and
-# overlapped with them (bench checks first that the non-blocking sum adds the ranks' values).
+# overlapped with them, and MPI_Allreduce on a plain buffer (bench checks first that the
+# non-blocking and the node-aware sums add the ranks' values).
 # Speed itself is never asserted here: only that every figure is there, positive and finite.
 set -eu
 cd "$TMPDIR_TEST"
@@ -16,7 +17,7 @@ ok = True
 def figures(path):
     return {k: float(v) for k, v in re.findall(r"^bench (\S+) (\S+)$", open(path).read(), re.M)}
 base = ["params", "flops_per_step", "gemm_gflops", "square_gflops", "compute_steps_per_s", "optim_ms", "gemm_optim_bound"]
-comm = ["allreduce_ms", "gemm_ms", "gemm_then_allreduce_ms", "gemm_overlap_allreduce_ms"]
+comm = ["allreduce_ms", "mpi_allreduce_ms", "node_ranks", "gemm_ms", "gemm_then_allreduce_ms", "gemm_overlap_allreduce_ms"]
 for path, keys, absent in (("one.txt", base, comm), ("two.txt", base + comm, []), ("unet.txt", base + comm, [])):
     f = figures(path)
     bad = [k for k in keys if not (k in f and math.isfinite(f[k]) and f[k] > 0)]

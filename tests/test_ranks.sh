@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The global batch does not depend on the number of ranks: P = 1, 2 and 4 (oversubscribed)
-# give the same loss for the first 50 steps to 1e-4 relative (only summation order differs),
+# give the same loss for the first 50 steps to 1e-4 relative (only summation order differs; P = 4
+# also as two imitated nodes of 2 ranks, FMTRAIN_NODE_RANKS, whose gradient sums cross them by MPI),
 # with several micro-batches per rank (gradient accumulation) in the P = 1 and 2 runs.
 # The end-of-run summary states the allreduce's share and, on more than one rank, the load
 # imbalance within it (time waiting for the slowest rank), whose figures must be consistent.
@@ -10,11 +11,13 @@ common="--data moons --objective velocity --width 64 --depth 3 --batch 64 --step
 $MPIRUN -np 1 "$FMTRAIN" $common --micro-batch 16 --out ranks1 >out1.txt
 $MPIRUN -np 2 "$FMTRAIN" $common --micro-batch 8 --out ranks2 >out2.txt
 $MPIRUN -np 4 "$FMTRAIN" $common --out ranks4 >out4.txt
+# the same 4 ranks as two imitated nodes of 2: the gradient's sums cross "nodes" through MPI
+FMTRAIN_NODE_RANKS=2 $MPIRUN -np 4 "$FMTRAIN" $common --out ranks4n >out4n.txt
 "$PYTHON" - <<'PY'
 import h5py, numpy as np, re, sys
-loss = {p: h5py.File(f"ranks{p}/log.h5", "r")["loss"][()] for p in (1, 2, 4)}
+loss = {p: h5py.File(f"ranks{p}/log.h5", "r")["loss"][()] for p in (1, 2, 4, "4n")}
 ok = True
-for p in (2, 4):
+for p in (2, 4, "4n"):
     assert len(loss[p]) == 50 == len(loss[1]), "expected 50 logged steps"
     rel = np.max(np.abs(loss[p] - loss[1]) / np.abs(loss[1]))
     print(f"RESULT ranks: P=1 vs P={p}: max relative loss difference over 50 steps {rel:.2e} (tol 1e-4)")

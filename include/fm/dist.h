@@ -17,6 +17,14 @@ int fm_dist_size(void);
 
 /* In-place sums over all ranks. */
 void fm_dist_sum_floats(float *buf, size_t n);
+/* A zero-filled, 64-byte aligned buffer of n floats whose sums (fm_dist_sum_floats on its
+ * first n or fewer values) go through the node's shared memory where a node runs several
+ * ranks (dist.c explains how; FMTRAIN_NODE_SUM=0 turns it off), elsewhere plain memory.
+ * Collective: every rank calls it, with the same n, in the same order. The free is local. */
+float *fm_dist_sum_buffer(size_t n);
+void fm_dist_sum_buffer_free(float *buf);
+/* How many ranks per node sum buf through shared memory (1: by MPI_Allreduce alone). */
+int fm_dist_node_ranks(const float *buf);
 void fm_dist_sum_doubles(double *buf, size_t n);
 /* A non-blocking in-place sum (at most one outstanding, fewer than 2^30 values): start it,
  * poll it (each call drives its progress; 1 once it is complete), wait for it. */

@@ -1,0 +1,123 @@
+/* dist_check.c - the sums of fm_dist_sum_buffer's buffers, under mpirun (tests/test_dist.sh runs
+ * it on several layouts: 1-4 ranks, nodes imitated with FMTRAIN_NODE_RANKS, the node-aware sums
+ * off).
+ *
+ * Each value of rank r is a function of (r, i, round), so every rank knows every rank's values
+ * and checks the sum it receives against the one the design promises, bit for bit: the ranks of a
+ * node added in the order of their node-local ranks, then the nodes' sums added (with one or two
+ * nodes, the order of that addition does not change a float result; with more, MPI_Allreduce's
+ * order is its own, and fractional sums are checked to float rounding). Integer-valued rounds
+ * check the sum exactly on every layout; successive rounds rewrite the buffers at once, so a rank that
+ * left a sum early and overwrote its slot while another still read it would corrupt a result.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fm/common.h"
+#include "fm/dist.h"
+#include "testutil.h"
+
+static float value(int r, size_t i, int round) {
+    if (round % 2 == 0) return (float)((long)((i * 2654435761u + (size_t)r * 40503u + (size_t)round) % 1999) - 999);
+    /* fractional values of mixed magnitude: their float sum depends on the order */
+    uint64_t h = fm_hash_bytes(&(uint64_t[]){(uint64_t)r, i, (uint64_t)round}, 3 * sizeof(uint64_t));
+    return (float)((double)(h >> 11) * 0x1p-53 - 0.5) * (float)(1u << (h & 15));
+}
+
+/* The promised sum: each node's ranks in order (node k holds ranks k L .. k L + L - 1 when the
+ * nodes are imitated; with real or no nodes, one node holds all), then the nodes in order. */
+static float expected(size_t i, int round, int P, int L) {
+    float total = 0;
+    for (int k = 0; k < P / L; k++) {
+        float node = value(k * L, i, round);
+        for (int q = 1; q < L; q++) node += value(k * L + q, i, round);
+        total = k ? total + node : node;
+    }
+    return total;
+}
+
+static int check_size(size_t n, size_t used, int round, int L) {
+    const int P = fm_dist_size(), r = fm_dist_rank();
+    float *buf = fm_dist_sum_buffer(n);
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) bad += buf[i] != 0.0f;
+    T_CHECK(bad == 0, "n=%zu: %d values of a new buffer are not zero", n, bad);
+    for (int k = 0; k < 3; k++, round += 1) {
+        for (size_t i = 0; i < n; i++) buf[i] = value(r, i, round);
+        fm_dist_sum_floats(buf, used);
+        /* MPI_Allreduce adds in an order of its own: beyond two terms, fractional sums are
+         * checked to within float rounding of the promised one */
+        const int exact = round % 2 == 0 || P / L <= 2;
+        size_t wrong = 0, first = 0;
+        for (size_t i = 0; i < used; i++) {
+            double mag = 0;
+            for (int q = 0; q < P; q++) mag += fabs(value(q, i, round));
+            const double d = fabs((double)buf[i] - expected(i, round, P, L));
+            if ((exact ? d != 0 : d > 1e-6 * mag) && !wrong++) first = i;
+        }
+        for (size_t i = used; i < n; i++) /* beyond the summed prefix: untouched */
+            if (buf[i] != value(r, i, round) && !wrong++) first = i;
+        T_CHECK(wrong == 0, "n=%zu (summed %zu), round %d: %zu values differ from the promised sum, the first at %zu "
+                "(%.9g, not %.9g)", n, used, round, wrong, first, first < n ? buf[first] : 0.0,
+                first < used ? expected(first, round, P, L) : (double)value(r, first, round));
+        /* every rank holds the same bits */
+        T_CHECK(fm_dist_same_u64(fm_hash_bytes(buf, used * sizeof(float))), "n=%zu round %d: the ranks' sums differ",
+                n, round);
+    }
+    fm_dist_sum_buffer_free(buf);
+    return round;
+}
+
+/* Sums back to back: each rank refills its buffer as soon as a sum returns, and the results are
+ * checked only at the end, so a rank that returned while another still copied from its slot
+ * would corrupt that rank's result. */
+static void back_to_back(int L) {
+    const int P = fm_dist_size(), r = fm_dist_rank(), rounds = 8;
+    const size_t n = (size_t)1 << 20;
+    float *buf = fm_dist_sum_buffer(n), *got = fm_malloc_floats(n * rounds);
+    for (int k = 0; k < rounds; k++) {
+        for (size_t i = 0; i < n; i++) buf[i] = (float)((int)((i + (size_t)k * 7) % 1024) * (r + 1) * (k % 2 ? -1 : 1));
+        fm_dist_sum_floats(buf, n);
+        memcpy(got + (size_t)k * n, buf, n * sizeof(float));
+    }
+    size_t wrong = 0;
+    for (int k = 0; k < rounds; k++)
+        for (size_t i = 0; i < n; i++)
+            wrong += got[(size_t)k * n + i] != (float)((int)((i + (size_t)k * 7) % 1024) * P * (P + 1) / 2 * (k % 2 ? -1 : 1));
+    T_CHECK(wrong == 0, "back-to-back sums (%d per node): %zu values wrong", L, wrong);
+    free(got);
+    fm_dist_sum_buffer_free(buf);
+}
+
+int main(int argc, char **argv) {
+    fm_dist_init(&argc, &argv);
+    const int P = fm_dist_size();
+    float *probe = fm_dist_sum_buffer(16);
+    const int L = fm_dist_node_ranks(probe);
+    fm_dist_sum_buffer_free(probe);
+    const char *fake = getenv("FMTRAIN_NODE_RANKS");
+    /* with real nodes (one machine here), a node is every rank */
+    const int node = L > 1 ? L : 1;
+    if (fm_dist_rank() == 0) printf("RESULT dist: %d ranks, %d per node in the node-aware sums\n", P, L);
+    if (fake && atoi(fake) > 0 && P % atoi(fake) == 0 && atoi(fake) > 1 && getenv("FMTRAIN_NODE_SUM") == NULL)
+        T_CHECK(L == atoi(fake), "FMTRAIN_NODE_RANKS=%s gave %d ranks per node", fake, L);
+    int round = 0;
+    const size_t sizes[] = {1, 5, 15, 16, 17, 63, 1000, 10803, ((size_t)1 << 20) + 7};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) round = check_size(sizes[k], sizes[k], round, node);
+    /* a prefix of a buffer (a freed window reused for a smaller request), then a larger one */
+    round = check_size(40000, 39990, round, node);
+    round = check_size(300000, 300000, round, node);
+    for (int k = 0; k < 3; k++) back_to_back(node);
+    /* a plain buffer still sums through MPI_Allreduce (integer values: any order is exact) */
+    float *plain = fm_malloc_floats(1000);
+    for (size_t i = 0; i < 1000; i++) plain[i] = value(fm_dist_rank(), i, 0);
+    fm_dist_sum_floats(plain, 1000);
+    int bad = 0;
+    for (size_t i = 0; i < 1000; i++) bad += plain[i] != expected(i, 0, P, node);
+    T_CHECK(bad == 0, "a plain buffer's sum: %d values wrong", bad);
+    free(plain);
+    const int failed = fm_dist_max_int(t_failed);
+    if (fm_dist_rank() == 0) printf("dist_check: %d ranks, %d checks, %d failed (on the worst rank)\n", P, t_checks, failed);
+    fm_dist_finalize();
+    return failed ? 1 : 0;
+}
