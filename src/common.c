@@ -81,14 +81,32 @@ double fm_peak_rss_bytes(void) {
     return getrusage(RUSAGE_SELF, &ru) ? 0.0 : 1024.0 * (double)ru.ru_maxrss; /* ru_maxrss is in KiB */
 }
 
+/* FNV-1a's step (xor, multiply by its prime) on 8-byte words, with a fold of the high half back
+ * into the low (so that a word's high bits reach every bit), in eight independent lanes: FNV-1a
+ * byte by byte is one long dependency chain (19-23 ms for the image MLP's 15 MB of parameters
+ * here, this 3.1). The lanes, the tail bytes and the length are then combined, and mixed by SplitMix64's
+ * finaliser. */
+#define HASH_LANES 8
 uint64_t fm_hash_bytes(const void *buf, size_t n) {
     const unsigned char *p = buf;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 1099511628211ULL;
+    const uint64_t prime = 1099511628211ULL;
+    uint64_t h[HASH_LANES];
+    for (int l = 0; l < HASH_LANES; l++) h[l] = 1469598103934665603ULL ^ (uint64_t)l;
+    size_t i = 0;
+    for (; i + 8 * HASH_LANES <= n; i += 8 * HASH_LANES) {
+        uint64_t w[HASH_LANES];
+        memcpy(w, p + i, sizeof w);
+        for (int l = 0; l < HASH_LANES; l++) {
+            const uint64_t x = (h[l] ^ w[l]) * prime;
+            h[l] = x ^ (x >> 32);
+        }
     }
-    return h;
+    uint64_t r = (uint64_t)n;
+    for (int l = 0; l < HASH_LANES; l++) r = ((r ^ h[l]) * prime) ^ (r >> 29);
+    for (; i < n; i++) r = (r ^ p[i]) * prime;
+    r ^= r >> 30, r *= 0xbf58476d1ce4e5b9ULL;
+    r ^= r >> 27, r *= 0x94d049bb133111ebULL;
+    return r ^ (r >> 31);
 }
 
 int fm_strlcpy(char *dst, const char *src, size_t size) {

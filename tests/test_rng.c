@@ -385,7 +385,48 @@ static void test_stream_uniforms(void) {
     free(u);
 }
 
+/* The parameter checksum (fm_hash_bytes) sees every bit: each single-bit flip of a buffer, and
+ * each pair of flipped sign bits of floats in different words (which a plain word-wise FNV would
+ * cancel), changes it; so do the length and the position of the words. */
+static void test_hash(void) {
+    unsigned char buf[1000];
+    for (size_t i = 0; i < sizeof buf; i++) buf[i] = (unsigned char)(i * 37 + 11);
+    const uint64_t h0 = fm_hash_bytes(buf, sizeof buf);
+    int same = 0;
+    for (size_t i = 0; i < sizeof buf; i++)
+        for (int b = 0; b < 8; b++) {
+            buf[i] ^= (unsigned char)(1u << b);
+            same += fm_hash_bytes(buf, sizeof buf) == h0;
+            buf[i] ^= (unsigned char)(1u << b);
+        }
+    T_CHECK(same == 0, "hash: %d of 8000 single-bit flips left the hash unchanged", same);
+    float f[256];
+    for (int i = 0; i < 256; i++) f[i] = (float)i - 100.5f;
+    const uint64_t hf = fm_hash_bytes(f, sizeof f);
+    same = 0;
+    for (int i = 0; i < 256; i++)
+        for (int j = i + 1; j < 256; j++) {
+            f[i] = -f[i], f[j] = -f[j];
+            same += fm_hash_bytes(f, sizeof f) == hf;
+            f[i] = -f[i], f[j] = -f[j];
+        }
+    T_CHECK(same == 0, "hash: %d of 32640 pairs of sign flips left the hash unchanged", same);
+    unsigned char zero[96] = {0};
+    uint64_t hz[97];
+    for (size_t n = 0; n <= 96; n++) hz[n] = fm_hash_bytes(zero, n);
+    same = 0;
+    for (size_t a = 0; a <= 96; a++)
+        for (size_t b = a + 1; b <= 96; b++) same += hz[a] == hz[b];
+    T_CHECK(same == 0, "hash: %d pairs of zero buffers of different lengths hash alike", same);
+    float g[64] = {0};
+    g[3] = 1.0f;
+    const uint64_t h3 = fm_hash_bytes(g, sizeof g);
+    g[3] = 0.0f, g[11] = 1.0f; /* the same word in another lane */
+    T_CHECK(fm_hash_bytes(g, sizeof g) != h3, "hash: a value moved to another position hashes alike");
+}
+
 int main(void) {
+    test_hash();
     test_permute();
     test_stream_uniforms();
     test_kat();

@@ -53,7 +53,8 @@ double fm_now(void);
 double fm_rss_bytes(void);
 double fm_peak_rss_bytes(void);
 
-/* 64-bit FNV-1a hash of a byte buffer (used for the cross-rank parameter checksum). */
+/* A 64-bit hash of a byte buffer, FNV-1a's step on words in four lanes (the cross-rank
+ * parameter checksum); not a stored format, only compared within a run. */
 uint64_t fm_hash_bytes(const void *buf, size_t n);
 
 /* Safe string copy: always terminates, returns -1 (with fm_err_set) when truncated. */
