@@ -62,11 +62,11 @@ static void allreduce_floats(float *buf, size_t n, MPI_Comm comm) {
     }
 }
 
-/* ---- Node-aware sums of fm_dist_sum_buffer's buffers ----
+/* ---- Node-aware sums and node-shared arrays ----
  *
- * Where a node runs L > 1 ranks (the same L on every node), such a buffer is the rank's slot
- * in a shared-memory window of the node's ranks (MPI_Win_allocate_shared), and a sum runs in
- * three phases, with a node barrier after each:
+ * Where a node runs L > 1 ranks (the same L on every node), fm_dist_sum_buffer's buffer is the
+ * rank's slot in a shared-memory window of the node's ranks (MPI_Win_allocate_shared), and a
+ * sum runs in three phases, with a node barrier after each:
  *   1. node-local rank l adds the L slots over its own part of the values, l-th of L,
  *      in the order of the ranks (so a value's sum does not depend on which rank owns it),
  *      and writes the result into its own slot (a reduce-scatter through shared memory);
@@ -74,30 +74,52 @@ static void allreduce_floats(float *buf, size_t n, MPI_Comm comm) {
  *   3. every rank copies the other parts from their owners' slots (an allgather).
  * Each value is read L times and written about L times over the node, with no messages in
  * between; MPI_Allreduce through Open MPI's shared-memory transport copies each value into
- * and out of its buffers as well, and took about twice as long at 2 ranks (README,
- * Performance). The last barrier keeps a rank from overwriting its slot (the next step's
- * gradient) while another still copies from it. FMTRAIN_NODE_SUM=0 turns this off (plain
- * MPI_Allreduce); FMTRAIN_NODE_RANKS=k groups consecutive ranks k at a time as if they were
- * nodes, so that one machine can test the multi-node path. */
+ * and out of its buffers as well (README, Performance). The last barrier keeps a rank from
+ * overwriting its slot (the next step's gradient) while another still copies from it.
+ * fm_dist_sum_floats_part stops after phase 2 (each rank then holds its own part) and leaves
+ * that barrier to the caller's fm_dist_node_sync.
+ *
+ * fm_dist_node_array's arrays are one copy per node, in local rank 0's segment of a window,
+ * which every rank of the node maps: the trainer's parameters, Adam moments and EMA, of which
+ * each rank updates its own part.
+ *
+ * FMTRAIN_NODE_SUM=0 turns all this off (plain MPI_Allreduce, private arrays);
+ * FMTRAIN_NODE_RANKS=k groups consecutive ranks k at a time as if they were nodes, so that one
+ * machine can test the multi-node path. */
 
 typedef struct {
-    float *base;  /* this rank's slot, 64-byte aligned (NULL: free entry) */
-    float **slot; /* every node rank's slot, mapped here */
-    size_t cap;   /* floats per slot */
+    float *base;  /* this rank's slot (a sum buffer) or the node's array, 64-byte aligned; NULL: free */
+    float **slot; /* a sum buffer: every node rank's slot, mapped here; NULL for an array */
+    size_t cap;   /* floats */
     int used;
     MPI_Win win;
 } NodeBuf;
 
-#define MAX_NODE_BUFS 8
+#define MAX_NODE_BUFS 16
 static NodeBuf g_nb[MAX_NODE_BUFS];
 static int g_node_state = -1; /* -1: not set up; 0: plain MPI_Allreduce; 1: node-aware */
 static MPI_Comm g_node = MPI_COMM_NULL, g_cross = MPI_COMM_NULL;
 static int g_lrank = 0, g_lsize = 1, g_nodes = 1;
+static MPI_Win g_scal_win;       /* 2 L doubles (fm_dist_node_sum_double), in local rank 0's segment */
+static double *g_scal;
+static int g_scal_parity = 0;
 
 /* Whether every rank passed 1 (a collective decision). */
 static int all_agree(int yes) {
     MPI_OK(MPI_Allreduce(MPI_IN_PLACE, &yes, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "MPI_Allreduce(all)");
     return yes;
+}
+
+/* A window of `bytes` in local rank 0's segment (the others' empty), mapped by every node rank. */
+static void *node_window(size_t bytes, MPI_Win *win) {
+    void *mine = NULL, *p = NULL;
+    MPI_OK(MPI_Win_allocate_shared((MPI_Aint)(g_lrank == 0 ? bytes : 0), 1, MPI_INFO_NULL, g_node, &mine, win),
+           "MPI_Win_allocate_shared");
+    MPI_Aint size;
+    int unit;
+    MPI_OK(MPI_Win_shared_query(*win, 0, &size, &unit, &p), "MPI_Win_shared_query");
+    MPI_OK(MPI_Win_lock_all(MPI_MODE_NOCHECK, *win), "MPI_Win_lock_all");
+    return p;
 }
 
 static void node_sum_setup(void) {
@@ -124,11 +146,12 @@ static void node_sum_setup(void) {
     }
     MPI_OK(MPI_Comm_split(MPI_COMM_WORLD, g_lrank, g_rank, &g_cross), "MPI_Comm_split(cross)");
     MPI_Comm_size(g_cross, &g_nodes);
+    g_scal = node_window(2 * (size_t)g_lsize * sizeof(double), &g_scal_win);
     g_node_state = 1;
 }
 
 /* Unmaps a window: collective over the node, so only inside the collective calls
- * (fm_dist_sum_buffer, fm_dist_finalize). */
+ * (fm_dist_sum_buffer, fm_dist_node_array, fm_dist_finalize). */
 static void node_buf_release(NodeBuf *b) {
     MPI_Win_unlock_all(b->win);
     MPI_Win_free(&b->win);
@@ -136,7 +159,7 @@ static void node_buf_release(NodeBuf *b) {
     *b = (NodeBuf){0};
 }
 
-/* Room for the node's slots in the shared-memory file system (Open MPI maps the window from a
+/* Room for the node's windows in the shared-memory file system (Open MPI maps them from a
  * file there; a full one would kill the rank with SIGBUS at first touch, not return an error). */
 static int shm_has_room(size_t bytes) {
     struct statvfs s;
@@ -144,29 +167,42 @@ static int shm_has_room(size_t bytes) {
     return (double)s.f_bavail * (double)s.f_frsize >= 1.25 * (double)bytes + 64e6;
 }
 
-float *fm_dist_sum_buffer(size_t n) {
-    FM_CHECK(fm_dist_same_u64((uint64_t)n), "fm_dist_sum_buffer: the ranks asked for different sizes");
+/* A free entry for a window of n floats of the kind asked (a sum buffer or an array): a free
+ * window large enough, else a new entry in place of the free ones; -1: plain memory instead.
+ * Collective. */
+static int node_buf_entry(size_t n, int array) {
     node_sum_setup();
-    const size_t cap = n + 16; /* + the alignment to 64 bytes */
+    if (g_node_state != 1) return -1;
     int k = -1;
-    if (g_node_state == 1) { /* a free window large enough, else a new one in place of the free ones */
-        for (int i = 0; i < MAX_NODE_BUFS; i++)
-            if (g_nb[i].base && !g_nb[i].used && g_nb[i].cap >= n) k = i;
-        for (int i = 0; k < 0 && i < MAX_NODE_BUFS; i++)
-            if (g_nb[i].base && !g_nb[i].used) node_buf_release(&g_nb[i]);
-        for (int i = 0; k < 0 && i < MAX_NODE_BUFS; i++)
-            if (!g_nb[i].base) k = i;
-        const size_t bytes = (size_t)g_lsize * cap * sizeof(float);
-        if (k >= 0 && !g_nb[k].base && !all_agree(shm_has_room(bytes))) {
+    for (int i = 0; i < MAX_NODE_BUFS; i++)
+        if (g_nb[i].base && !g_nb[i].used && g_nb[i].cap >= n && (g_nb[i].slot == NULL) == array) k = i;
+    for (int i = 0; k < 0 && i < MAX_NODE_BUFS; i++)
+        if (g_nb[i].base && !g_nb[i].used) node_buf_release(&g_nb[i]);
+    for (int i = 0; k < 0 && i < MAX_NODE_BUFS; i++)
+        if (!g_nb[i].base) k = i;
+    FM_CHECK(k >= 0, "fm_dist: more than %d shared buffers at once", MAX_NODE_BUFS);
+    if (!g_nb[k].base) {
+        const size_t bytes = (array ? 1 : (size_t)g_lsize) * (n + 16) * sizeof(float);
+        if (!all_agree(shm_has_room(bytes))) {
             if (g_rank == 0)
-                fprintf(stderr, "fmtrain: note: /dev/shm has no room for the node's %.0f MB of gradient slots; "
-                        "the gradient is summed by MPI_Allreduce\n", (double)bytes / 1e6);
-            k = -1;
+                fprintf(stderr, "fmtrain: note: /dev/shm has no room for the node's %.0f MB of shared %s; "
+                        "plain memory and MPI_Allreduce instead\n", (double)bytes / 1e6,
+                        array ? "training state" : "gradient slots");
+            return -1;
         }
     }
+    return k;
+}
+
+static float *align64(void *p) { return (float *)((char *)p + (64 - (uintptr_t)p % 64) % 64); }
+
+float *fm_dist_sum_buffer(size_t n) {
+    FM_CHECK(fm_dist_same_u64((uint64_t)n), "fm_dist_sum_buffer: the ranks asked for different sizes");
+    const int k = node_buf_entry(n, 0);
     if (k < 0) return fm_malloc_floats(n);
     NodeBuf *b = &g_nb[k];
     if (!b->base) {
+        const size_t cap = n + 16; /* + the alignment to 64 bytes */
         MPI_Info info;
         MPI_Info_create(&info);
         MPI_Info_set(info, "alloc_shared_noncontig", "true"); /* each slot on its own pages: first touch is local */
@@ -181,7 +217,7 @@ float *fm_dist_sum_buffer(size_t n) {
             float *p;
             MPI_OK(MPI_Win_shared_query(b->win, q, &size, &unit, &p), "MPI_Win_shared_query");
             /* a slot's offset within its pages is the same in every mapping, so is its alignment */
-            b->slot[q] = p + ((64 - (uintptr_t)p % 64) % 64) / sizeof(float);
+            b->slot[q] = align64(p);
         }
         b->base = b->slot[g_lrank];
         b->cap = n;
@@ -189,6 +225,29 @@ float *fm_dist_sum_buffer(size_t n) {
     }
     b->used = 1;
     memset(b->base, 0, n * sizeof(float));
+    return b->base;
+}
+
+static void node_barrier(MPI_Win win) {
+    MPI_OK(MPI_Win_sync(win), "MPI_Win_sync");
+    MPI_OK(MPI_Barrier(g_node), "MPI_Barrier(node)");
+    MPI_OK(MPI_Win_sync(win), "MPI_Win_sync");
+}
+
+float *fm_dist_node_array(size_t n) {
+    FM_CHECK(fm_dist_same_u64((uint64_t)n), "fm_dist_node_array: the ranks asked for different sizes");
+    const int k = node_buf_entry(n, 1);
+    if (k < 0) return fm_malloc_floats(n);
+    NodeBuf *b = &g_nb[k];
+    if (!b->base) {
+        b->base = align64(node_window((n + 16) * sizeof(float), &b->win));
+        b->cap = n;
+    }
+    b->used = 1;
+    size_t k0, k1; /* each rank zeroes (and so first touches) its own part */
+    fm_dist_my_part(n, &k0, &k1);
+    memset(b->base + k0, 0, (k1 - k0) * sizeof(float));
+    node_barrier(b->win);
     return b->base;
 }
 
@@ -202,9 +261,15 @@ void fm_dist_sum_buffer_free(float *buf) {
     free(buf);
 }
 
+void fm_dist_node_array_free(float *a) { fm_dist_sum_buffer_free(a); }
+
 static void node_sum_finalize(void) {
     for (int i = 0; i < MAX_NODE_BUFS; i++)
         if (g_nb[i].base) node_buf_release(&g_nb[i]);
+    if (g_node_state == 1) {
+        MPI_Win_unlock_all(g_scal_win);
+        MPI_Win_free(&g_scal_win);
+    }
     if (g_cross != MPI_COMM_NULL) MPI_Comm_free(&g_cross);
     if (g_node != MPI_COMM_NULL) MPI_Comm_free(&g_node);
     g_node_state = -1;
@@ -216,10 +281,43 @@ static size_t part_start(size_t n, int q) {
     return q == g_lsize ? n : s;
 }
 
-static void node_barrier(MPI_Win win) {
-    MPI_OK(MPI_Win_sync(win), "MPI_Win_sync");
-    MPI_OK(MPI_Barrier(g_node), "MPI_Barrier(node)");
-    MPI_OK(MPI_Win_sync(win), "MPI_Win_sync");
+void fm_dist_my_part(size_t n, size_t *k0, size_t *k1) {
+    *k0 = part_start(n, g_lrank);
+    *k1 = part_start(n, g_lrank + 1);
+}
+
+int fm_dist_node_leader(void) { return g_lrank == 0; }
+
+void fm_dist_node_sync(void) {
+    if (g_node_state == 1) node_barrier(g_scal_win);
+}
+
+double fm_dist_node_sum_double(double x) {
+    if (g_node_state != 1) return x;
+    /* two alternating rows: a rank writes a row again only two calls later, after every rank has
+     * passed the barrier of the call between, and so has read it */
+    double *row = g_scal + (size_t)g_scal_parity * (size_t)g_lsize;
+    g_scal_parity ^= 1;
+    row[g_lrank] = x;
+    node_barrier(g_scal_win);
+    double s = row[0];
+    for (int q = 1; q < g_lsize; q++) s += row[q];
+    return s;
+}
+
+void fm_dist_bcast_node(float *a, size_t n) {
+    int shared = 0;
+    for (int i = 0; i < MAX_NODE_BUFS; i++) shared |= g_nb[i].base == a && g_nb[i].used && !g_nb[i].slot;
+    if (!shared) {
+        fm_dist_bcast(a, n * sizeof(float));
+        return;
+    }
+    if (g_lrank == 0 && g_nodes > 1) /* the leaders (world rank 0 first) */
+        for (size_t off = 0; off < n; off += CHUNK) {
+            size_t c = n - off < CHUNK ? n - off : CHUNK;
+            MPI_OK(MPI_Bcast(a + off, (int)c, MPI_FLOAT, 0, g_cross), "MPI_Bcast(leaders)");
+        }
+    fm_dist_node_sync();
 }
 
 #define SUM_BLOCK 1024 /* floats summed in one L1-resident block */
@@ -239,11 +337,19 @@ VEC_TARGETS static void add_slots(float *restrict dst, float *const *slot, int L
     for (size_t i = 0; i < m; i++) dst[i] = acc[i];
 }
 
-static void node_sum(NodeBuf *b, size_t n) {
+/* Local rank q's part of the n values, of which the first `head` are split (the rest goes to the
+ * last rank's part). */
+static void part_of(size_t n, size_t head, int q, size_t *q0, size_t *q1) {
+    *q0 = part_start(head, q);
+    *q1 = q == g_lsize - 1 ? n : part_start(head, q + 1);
+}
+
+static void node_sum(NodeBuf *b, size_t n, size_t head, int full) {
     float *const *slot = b->slot;
     const int L = g_lsize;
     node_barrier(b->win);
-    const size_t c0 = part_start(n, g_lrank), c1 = part_start(n, g_lrank + 1);
+    size_t c0, c1;
+    part_of(n, head, g_lrank, &c0, &c1);
     const long nblk = (long)((c1 - c0 + SUM_BLOCK - 1) / SUM_BLOCK);
     #pragma omp parallel for schedule(static) if (c1 - c0 > ((size_t)1 << 18))
     for (long k = 0; k < nblk; k++) {
@@ -252,9 +358,14 @@ static void node_sum(NodeBuf *b, size_t n) {
     }
     if (g_nodes > 1) allreduce_floats(b->base + c0, c1 - c0, g_cross);
     node_barrier(b->win);
+    if (!full) { /* the values beyond head, from the last rank's part */
+        if (g_lrank != L - 1 && n > head) memcpy(b->base + head, slot[L - 1] + head, (n - head) * sizeof(float));
+        return;
+    }
     for (int q = 0; q < L; q++) {
         if (q == g_lrank) continue;
-        const size_t q0 = part_start(n, q), q1 = part_start(n, q + 1);
+        size_t q0, q1;
+        part_of(n, head, q, &q0, &q1);
         const long qblk = (long)((q1 - q0 + 4 * SUM_BLOCK - 1) / (4 * SUM_BLOCK));
         #pragma omp parallel for schedule(static) if (q1 - q0 > ((size_t)1 << 18))
         for (long k = 0; k < qblk; k++) {
@@ -265,14 +376,24 @@ static void node_sum(NodeBuf *b, size_t n) {
     node_barrier(b->win);
 }
 
+static NodeBuf *sum_buffer_of(const float *buf, size_t n) {
+    for (int i = 0; i < MAX_NODE_BUFS; i++)
+        if (g_nb[i].base == buf && g_nb[i].used && g_nb[i].slot && n <= g_nb[i].cap) return &g_nb[i];
+    return NULL;
+}
+
 void fm_dist_sum_floats(float *buf, size_t n) {
     if (g_size == 1) return;
-    for (int i = 0; i < MAX_NODE_BUFS; i++)
-        if (g_nb[i].base == buf && g_nb[i].used && n <= g_nb[i].cap) {
-            node_sum(&g_nb[i], n);
-            return;
-        }
-    allreduce_floats(buf, n, MPI_COMM_WORLD);
+    NodeBuf *b = sum_buffer_of(buf, n);
+    if (b) node_sum(b, n, n, 1);
+    else allreduce_floats(buf, n, MPI_COMM_WORLD);
+}
+
+void fm_dist_sum_floats_part(float *buf, size_t n, size_t head) {
+    if (g_size == 1) return;
+    NodeBuf *b = sum_buffer_of(buf, n);
+    if (b) node_sum(b, n, head, 0);
+    else allreduce_floats(buf, n, MPI_COMM_WORLD);
 }
 
 int fm_dist_node_ranks(const float *buf) {

@@ -48,6 +48,12 @@ static void adamw_tensor(float *p, float *mm, float *vv, float *ema, const float
 
 void fm_adamw_ema_step(float *params, float *m, float *v, float *ema, const float *grads, double gscale,
                        const FmParamTable *tab, const FmAdamW *h, double lr, long step, double ema_decay) {
+    fm_adamw_ema_range(params, m, v, ema, grads, gscale, tab, h, lr, step, ema_decay, 0, tab->total);
+}
+
+void fm_adamw_ema_range(float *params, float *m, float *v, float *ema, const float *grads, double gscale,
+                        const FmParamTable *tab, const FmAdamW *h, double lr, long step, double ema_decay, size_t k0,
+                        size_t k1) {
     /* 1 - beta in double: (float)0.99999999 rounds to 1, which would zero the update */
     const float b1 = (float)h->beta1, b2 = (float)h->beta2, eps = (float)h->eps;
     const float ob1 = (float)(1.0 - h->beta1), ob2 = (float)(1.0 - h->beta2);
@@ -57,9 +63,11 @@ void fm_adamw_ema_step(float *params, float *m, float *v, float *ema, const floa
     const float d = (float)(ema_decay < w ? ema_decay : w);
     for (int i = 0; i < tab->count; i++) {
         const FmTensor *t = &tab->t[i];
+        const size_t a = t->off > k0 ? t->off : k0, e = t->off + t->rows * t->cols < k1 ? t->off + t->rows * t->cols : k1;
+        if (a >= e) continue;
         const float wd = t->decay ? (float)(lr * h->weight_decay) : 0.0f;
-        adamw_tensor(params + t->off, m + t->off, v + t->off, ema ? ema + t->off : NULL, grads + t->off,
-                     (float)gscale, t->rows * t->cols, b1, b2, ob1, ob2, c1, c2, eps, (float)lr, wd, d);
+        adamw_tensor(params + a, m + a, v + a, ema ? ema + a : NULL, grads + a, (float)gscale, e - a, b1, b2, ob1, ob2,
+                     c1, c2, eps, (float)lr, wd, d);
     }
 }
 
@@ -83,13 +91,15 @@ VEC_TARGETS static double sumsq_range(const float *restrict g, size_t k0, size_t
     return s;
 }
 
-double fm_norm(const float *g, size_t n) {
-    if (n <= 4 * OPT_BLOCK) return sqrt(sumsq_range(g, 0, n));
+double fm_sumsq(const float *g, size_t n) {
+    if (n <= 4 * OPT_BLOCK) return sumsq_range(g, 0, n);
     double s = 0;
     #pragma omp parallel for schedule(static) reduction(+ : s)
     for (size_t k = 0; k < n; k += OPT_BLOCK) s += sumsq_range(g, k, n - k < OPT_BLOCK ? n : k + OPT_BLOCK);
-    return sqrt(s);
+    return s;
 }
+
+double fm_norm(const float *g, size_t n) { return sqrt(fm_sumsq(g, n)); }
 
 void fm_scale(float *g, size_t n, double s) {
     const float fs = (float)s;

@@ -116,7 +116,10 @@ typedef struct {
     const FmTrainConfig *cfg;
     FmSetup su;
     size_t P, D, B, m, nmicro, first_micro; /* ranks, dim, batch, micro-batch, my micro-batches */
-    float *params, *grads, *adam_m, *adam_v, *ema;
+    float *params, *grads, *adam_m, *adam_v, *ema; /* the first four (state) one array, shared by a node's ranks */
+    float *state;
+    int shard;      /* state is shared: each rank updates its part [k0, k1) of the parameters */
+    size_t k0, k1;
     float *z, *eps, *t, *x, *target; /* (m, D) and (m) */
     double *u;                       /* the noise's uniforms: (m, 2 ceil(D / 2)) */
     FmNetActs acts;
@@ -220,7 +223,9 @@ static double loss_and_grad(Trainer *tr, long step) {
         memset(work, 0, tr->P * sizeof(float));
         work[fm_dist_rank()] = (float)(t0 - tr->work_mark);
     }
-    fm_dist_sum_floats(tr->grads, P + 2 + (tr->P > 1 ? tr->P : 0));
+    /* sharded: complete only on this rank's part of the gradient, and on the values after it */
+    if (tr->shard) fm_dist_sum_floats_part(tr->grads, P + 2 + tr->P, P);
+    else fm_dist_sum_floats(tr->grads, P + 2 + (tr->P > 1 ? tr->P : 0));
     tr->work_mark = fm_now();
     tr->comm_seconds += tr->work_mark - t0;
     if (tr->P > 1) {
@@ -252,11 +257,14 @@ static int check_config(Trainer *tr, int P) {
 
 static void trainer_alloc(Trainer *tr) {
     size_t P = fm_net_table(&tr->su.net)->total, m = tr->m, D = tr->D;
-    tr->params = fm_malloc_floats(P);
+    /* parameters, Adam moments and EMA: one copy per node where the node's ranks share memory */
+    const size_t Pa = (P + 15) / 16 * 16;
+    tr->state = fm_dist_node_array(4 * Pa);
+    tr->params = tr->state, tr->adam_m = tr->state + Pa, tr->adam_v = tr->state + 2 * Pa, tr->ema = tr->state + 3 * Pa;
+    tr->shard = fm_dist_node_ranks(tr->state) > 1;
+    tr->k0 = 0, tr->k1 = P;
+    if (tr->shard) fm_dist_my_part(P, &tr->k0, &tr->k1);
     tr->grads = fm_dist_sum_buffer(P + 2 + tr->P); /* + the loss, the signal flag, each rank's work (loss_and_grad) */
-    tr->adam_m = fm_malloc_floats(P);
-    tr->adam_v = fm_malloc_floats(P);
-    tr->ema = fm_malloc_floats(P);
     tr->z = fm_malloc_floats(m * D);
     tr->eps = fm_malloc_floats(m * D);
     tr->u = fm_malloc_aligned(m * (2 * ((D + 1) / 2) + 1), sizeof(double)); /* noise uniforms, then times' */
@@ -276,7 +284,7 @@ static double train_bytes(const Trainer *tr) {
 }
 
 static void trainer_free(Trainer *tr) {
-    free(tr->params), fm_dist_sum_buffer_free(tr->grads), free(tr->adam_m), free(tr->adam_v), free(tr->ema);
+    fm_dist_node_array_free(tr->state), fm_dist_sum_buffer_free(tr->grads);
     free(tr->z), free(tr->eps), free(tr->u), free(tr->x), free(tr->target), free(tr->t);
     fm_net_acts_free(&tr->acts);
     fm_data_close(&tr->data);
@@ -321,11 +329,7 @@ static long resume_from(Trainer *tr) {
     }
     if (fm_dist_agree(rc)) return -1;
     fm_dist_bcast(&step, sizeof step);
-    size_t bytes = fm_net_table(&tr->su.net)->total * sizeof(float);
-    fm_dist_bcast(tr->params, bytes);
-    fm_dist_bcast(tr->adam_m, bytes);
-    fm_dist_bcast(tr->adam_v, bytes);
-    fm_dist_bcast(tr->ema, bytes);
+    fm_dist_bcast_node(tr->state, (size_t)(tr->ema - tr->state) + fm_net_table(&tr->su.net)->total);
     if (fm_dist_rank() == 0) printf("resumed from %s at step %ld\n", path, step);
     return step;
 }
@@ -382,8 +386,11 @@ int fm_train_main(int argc, char **argv) {
     trainer_alloc(&tr);
     parse_injection(&tr);
     const size_t NP = fm_net_table(&tr.su.net)->total;
-    fm_net_init_params(&tr.su.net, tr.params, (uint64_t)cfg.seed);
-    memcpy(tr.ema, tr.params, NP * sizeof(float));
+    if (!tr.shard || fm_dist_node_leader()) { /* a shared state is written once per node */
+        fm_net_init_params(&tr.su.net, tr.params, (uint64_t)cfg.seed);
+        memcpy(tr.ema, tr.params, NP * sizeof(float));
+    }
+    fm_dist_node_sync();
     long start = 0;
     if (cfg.resume && (start = resume_from(&tr)) < 0) {
         trainer_free(&tr);
@@ -409,6 +416,12 @@ int fm_train_main(int argc, char **argv) {
         }
         printf("ranks %d, threads/rank %d, micro-batch %zu x %zu per rank per step\n", P, omp_get_max_threads(), tr.m,
                tr.nmicro);
+        const int per_node = fm_dist_node_ranks(tr.grads), sharing = fm_dist_node_ranks(tr.state);
+        if (per_node > 1 || sharing > 1)
+            printf("%d ranks per node: %s%s%s\n", per_node > 1 ? per_node : sharing,
+                   per_node > 1 ? "the gradient summed through shared memory" : "",
+                   per_node > 1 && sharing > 1 ? "; " : "",
+                   sharing > 1 ? "parameters, Adam moments and EMA one copy per node, each rank updating its part" : "");
         printf("t in [0, %g]\n--- configuration ---\n%s---\n", tr.su.t_max, tr.config_text);
         fflush(stdout);
     }
@@ -429,7 +442,10 @@ int fm_train_main(int argc, char **argv) {
 
     for (long step = start + 1; step <= cfg.steps; step++) {
         double loss = loss_and_grad(&tr, step); /* the loss and gradient already carry 1/(B D) */
-        double gnorm = fm_norm(tr.grads, NP);
+        /* sharded: each rank's part's sum of squares, added over the node's ranks in their order
+         * (every node holds the same sums of the same parts, so reaches the same norm) */
+        double gnorm = tr.shard ? sqrt(fm_dist_node_sum_double(fm_sumsq(tr.grads + tr.k0, tr.k1 - tr.k0)))
+                                : fm_norm(tr.grads, NP);
         const double lr = fm_lr_at(step, cfg.lr, cfg.warmup, cfg.steps, sched, cfg.min_lr);
         /* after the allreduce every rank holds the same loss and gradient, so all ranks take the
          * same decision here without further communication (one NaN on one rank reaches all) */
@@ -451,13 +467,16 @@ int fm_train_main(int argc, char **argv) {
         } else {
             skip_run = 0;
             const double gscale = cfg.clip > 0 && gnorm > cfg.clip ? cfg.clip / gnorm : 1.0;
-            fm_adamw_ema_step(tr.params, tr.adam_m, tr.adam_v, tr.ema, tr.grads, gscale, fm_net_table(&tr.su.net), &adam, lr,
-                              step, cfg.ema);
+            fm_adamw_ema_range(tr.params, tr.adam_m, tr.adam_v, tr.ema, tr.grads, gscale, fm_net_table(&tr.su.net), &adam,
+                               lr, step, cfg.ema, tr.k0, tr.k1);
             ok_since++;
             loss_acc += loss;
             gnorm_acc += gnorm;
         }
         steps_since++;
+        /* a shared state: every part updated before anyone reads it (the checksum, a checkpoint,
+         * the next forward pass) or writes its gradient slot again */
+        if (tr.shard) fm_dist_node_sync();
 
         if (step % cfg.check_every == 0 || step == cfg.steps) {
             uint64_t h = fm_hash_bytes(tr.params, NP * sizeof(float));
@@ -524,7 +543,7 @@ int fm_train_main(int argc, char **argv) {
                (double)(cfg.steps - start) * (double)tr.B / wall_d);
         if (skipped) printf("skipped %ld steps with a non-finite loss or gradient\n", skipped);
         const int per_node = fm_dist_node_ranks(tr.grads);
-        char how[96] = "";
+        char how[128] = "";
         if (P > 1 && per_node > 1)
             snprintf(how, sizeof how, ", mean over the ranks; %d ranks per node sum through shared memory", per_node);
         else if (P > 1)

@@ -89,6 +89,76 @@ static void back_to_back(int L) {
     fm_dist_sum_buffer_free(buf);
 }
 
+/* The sharded sum (fm_dist_sum_floats_part): this rank's part of the first `head` values and the
+ * values from head on are the promised sums, round after round (fm_dist_node_sync between). */
+static int check_part(size_t n, size_t head, int round, int L) {
+    const int P = fm_dist_size(), r = fm_dist_rank();
+    float *buf = fm_dist_sum_buffer(n);
+    size_t k0, k1;
+    fm_dist_my_part(head, &k0, &k1);
+    for (int k = 0; k < 3; k++, round++) {
+        for (size_t i = 0; i < n; i++) buf[i] = value(r, i, round);
+        fm_dist_sum_floats_part(buf, n, head);
+        const int exact = round % 2 == 0 || P / L <= 2;
+        size_t wrong = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (i < head && (i < k0 || i >= k1)) continue;
+            double mag = 0;
+            for (int q = 0; q < P; q++) mag += fabs(value(q, i, round));
+            const double d = fabs((double)buf[i] - expected(i, round, P, L));
+            wrong += exact ? d != 0 : d > 1e-6 * mag;
+        }
+        T_CHECK(wrong == 0, "part sum n=%zu head=%zu round %d: %zu of this rank's values wrong (part [%zu, %zu))", n,
+                head, round, wrong, k0, k1);
+        fm_dist_node_sync();
+    }
+    fm_dist_sum_buffer_free(buf);
+    return round;
+}
+
+/* Node arrays: the node's ranks' parts tile [0, n); what each writes into its part, every rank of
+ * the node sees after fm_dist_node_sync; rank 0's values reach every rank by fm_dist_bcast_node;
+ * fm_dist_node_sum_double adds the node's ranks' values in their order. */
+static void check_arrays(int L) {
+    const int r = fm_dist_rank();
+    const size_t sizes[] = {5, 1000, ((size_t)1 << 20) + 3};
+    for (size_t s = 0; s < 3; s++) {
+        const size_t n = sizes[s];
+        float *a = fm_dist_node_array(n);
+        T_CHECK(fm_dist_node_ranks(a) == L, "node array: shared by %d ranks, not %d", fm_dist_node_ranks(a), L);
+        int bad = 0;
+        for (size_t i = 0; i < n; i++) bad += a[i] != 0.0f;
+        T_CHECK(bad == 0, "node array n=%zu: %d values not zero", n, bad);
+        size_t k0, k1;
+        fm_dist_my_part(n, &k0, &k1);
+        const double covered = fm_dist_node_sum_double((double)(k1 - k0));
+        T_CHECK(covered == (double)n, "node array n=%zu: the parts cover %.0f values", n, covered);
+        for (size_t i = k0; i < k1; i++) a[i] = (float)(i % 4099) + 0.5f;
+        fm_dist_node_sync();
+        bad = 0;
+        for (size_t i = 0; i < n; i++) bad += a[i] != (float)(i % 4099) + 0.5f;
+        T_CHECK(bad == 0, "node array n=%zu: %d values not as their owners wrote them", n, bad);
+        fm_dist_node_sync(); /* everyone has read before rank 0 writes again */
+        if (r == 0)
+            for (size_t i = 0; i < n; i++) a[i] = -(float)(i % 577);
+        else if (L == 1) /* a private array: the broadcast must overwrite it */
+            for (size_t i = 0; i < n; i++) a[i] = 7.0f;
+        fm_dist_bcast_node(a, n);
+        bad = 0;
+        for (size_t i = 0; i < n; i++) bad += a[i] != -(float)(i % 577);
+        T_CHECK(bad == 0, "node array n=%zu: %d values not rank 0's after the broadcast", n, bad);
+        fm_dist_node_sync();
+        fm_dist_node_array_free(a);
+    }
+    for (int k = 0; k < 4; k++) { /* back to back */
+        const double got = fm_dist_node_sum_double((double)(r + 1) * 0.1 * (k + 1));
+        double want = 0;
+        const int first = L > 1 ? r / L * L : r; /* imitated or real nodes: consecutive ranks */
+        for (int q = first; q < first + (L > 1 ? L : 1); q++) want = q == first ? (q + 1) * 0.1 * (k + 1) : want + (q + 1) * 0.1 * (k + 1);
+        T_CHECK(got == want, "node sum of doubles, call %d: %.17g, not %.17g", k, got, want);
+    }
+}
+
 int main(int argc, char **argv) {
     fm_dist_init(&argc, &argv);
     const int P = fm_dist_size();
@@ -108,6 +178,10 @@ int main(int argc, char **argv) {
     round = check_size(40000, 39990, round, node);
     round = check_size(300000, 300000, round, node);
     for (int k = 0; k < 3; k++) back_to_back(node);
+    round = check_part(1000, 990, round, node);
+    round = check_part(((size_t)1 << 20) + 7, (size_t)1 << 20, round, node);
+    round = check_part(40, 37, round, node); /* fewer values than 16 per rank: the last rank owns them */
+    check_arrays(node);
     /* a plain buffer still sums through MPI_Allreduce (integer values: any order is exact) */
     float *plain = fm_malloc_floats(1000);
     for (size_t i = 0; i < 1000; i++) plain[i] = value(fm_dist_rank(), i, 0);

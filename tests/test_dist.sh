@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The gradient's node-aware sums (src/dist.c), by tests/dist_check.c on several layouts: one node
-# of 2, 3 and 4 ranks; imitated nodes (FMTRAIN_NODE_RANKS) of 2 × 2 and 2 × 3 ranks, whose
-# sums cross "nodes" by MPI; nodes of unequal size (2 + 1), where the sums fall back to
-# MPI_Allreduce; and the node-aware sums turned off (FMTRAIN_NODE_SUM=0). Each run checks every
-# sum bit for bit against the promised order of addition, on every rank, including sums run back
-# to back (which catch a rank overwriting its slot while another still reads it).
+# The node-aware sums and node-shared arrays (src/dist.c), by tests/dist_check.c on several
+# layouts: one node of 2, 3 and 4 ranks; imitated nodes (FMTRAIN_NODE_RANKS) of 2 × 2 and 2 × 3
+# ranks, whose sums cross "nodes" by MPI; nodes of unequal size (2 + 1), where the sums fall back
+# to MPI_Allreduce and the arrays are private; and all of it turned off (FMTRAIN_NODE_SUM=0).
+# Each run checks every sum bit for bit against the promised order of addition, on every rank,
+# including sums run back to back (which catch a rank overwriting its slot while another still
+# reads it) and the sharded sums (each rank's own part and the values after the gradient); the
+# arrays' parts, what their owners write, rank 0's broadcast into every node's copy, and the
+# node's sums of doubles.
 set -eu
 cd "$TMPDIR_TEST"
 CHECK=${FMTRAIN%/fmtrain}/tests/dist_check

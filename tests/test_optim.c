@@ -264,6 +264,23 @@ static void test_fused_update(void) {
         for (int i = 0; i < N; i++) bad += p1[i] != p2[i] || m1[i] != m2[i] || v1[i] != v2[i] || e1[i] != e2[i];
     }
     T_CHECK(bad == 0, "fused update differs from scale + AdamW + EMA in %d values", bad);
+
+    /* the update in parts (as the ranks of a node share it: the parts' bounds cut through the
+     * tensors, one with weight decay and one without) equals the whole, bit for bit; so does
+     * the sum of the parts' squares the whole's norm */
+    const size_t cuts[][2] = {{0, 59984}, {59984, 60016}, {60016, N}};
+    bad = 0;
+    for (long s = 4; s <= 6; s++) {
+        for (int i = 0; i < N; i++) g2[i] = (float)cos(0.02 * i * s);
+        fm_adamw_ema_step(p1, m1, v1, e1, g2, 0.5, &t, &h, 1e-3, s, 0.999);
+        for (int c = 0; c < 3; c++)
+            fm_adamw_ema_range(p2, m2, v2, e2, g2, 0.5, &t, &h, 1e-3, s, 0.999, cuts[c][0], cuts[c][1]);
+        for (int i = 0; i < N; i++) bad += p1[i] != p2[i] || m1[i] != m2[i] || v1[i] != v2[i] || e1[i] != e2[i];
+    }
+    T_CHECK(bad == 0, "the update in three parts differs from the whole in %d values", bad);
+    double parts = 0;
+    for (int c = 0; c < 3; c++) parts += fm_sumsq(g2 + cuts[c][0], cuts[c][1] - cuts[c][0]);
+    T_CLOSE(sqrt(parts), fm_norm(g2, N), 1e-12 * fm_norm(g2, N), "norm from the parts' sums of squares");
 }
 
 int main(void) {

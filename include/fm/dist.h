@@ -23,8 +23,29 @@ void fm_dist_sum_floats(float *buf, size_t n);
  * Collective: every rank calls it, with the same n, in the same order. The free is local. */
 float *fm_dist_sum_buffer(size_t n);
 void fm_dist_sum_buffer_free(float *buf);
-/* How many ranks per node sum buf through shared memory (1: by MPI_Allreduce alone). */
+/* The same sum, complete on return only on this rank's part of the first `head` values
+ * (fm_dist_my_part) and on the values from head on; elsewhere buf holds partial sums. Where
+ * the sums are node-aware, fm_dist_node_sync() must follow before any rank writes buf again. */
+void fm_dist_sum_floats_part(float *buf, size_t n, size_t head);
+/* How many ranks per node share buf (a sum buffer, summed through shared memory, or a node
+ * array); 1: buf is this rank's own. */
 int fm_dist_node_ranks(const float *buf);
+
+/* An array of n floats, zero-filled and 64-byte aligned, of which a node keeps one copy that its
+ * ranks share, where the node-aware sums are on; this rank's own elsewhere. Collective (same n,
+ * same order); the free is local. */
+float *fm_dist_node_array(size_t n);
+void fm_dist_node_array_free(float *a);
+/* This rank's part [*k0, *k1) of n values (in node arrays and sums); [0, n) where not node-aware. */
+void fm_dist_my_part(size_t n, size_t *k0, size_t *k1);
+/* 1 on a node's first rank (the one that writes a node array's shared values alone). */
+int fm_dist_node_leader(void);
+/* A barrier of the node's ranks, their memory synchronised; nothing where not node-aware. */
+void fm_dist_node_sync(void);
+/* x summed over the node's ranks in their order (x itself where not node-aware). Collective on the node. */
+double fm_dist_node_sum_double(double x);
+/* Broadcast from rank 0 of n floats: into every node's shared copy where a is a node array. */
+void fm_dist_bcast_node(float *a, size_t n);
 void fm_dist_sum_doubles(double *buf, size_t n);
 /* A non-blocking in-place sum (at most one outstanding, fewer than 2^30 values): start it,
  * poll it (each call drives its progress; 1 once it is complete), wait for it. */

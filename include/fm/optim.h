@@ -22,14 +22,20 @@ void fm_adamw_step(float *params, float *m, float *v, const float *grads, const 
 void fm_adamw_ema_step(float *params, float *m, float *v, float *ema, const float *grads, double gscale,
                        const FmParamTable *tab, const FmAdamW *h, double lr, long step, double ema_decay);
 
+/* The same over the values [k0, k1) of the buffers alone (a rank's part of a shared update). */
+void fm_adamw_ema_range(float *params, float *m, float *v, float *ema, const float *grads, double gscale,
+                        const FmParamTable *tab, const FmAdamW *h, double lr, long step, double ema_decay, size_t k0,
+                        size_t k1);
+
 typedef enum { FM_LR_CONSTANT, FM_LR_COSINE } FmLrSchedule;
 
 /* Learning rate before update number `step` (1-based): linear warm-up from lr/warmup to lr
  * over `warmup` steps, then constant, or cosine decay to min_lr at step `total`. */
 double fm_lr_at(long step, double lr, long warmup, long total, FmLrSchedule sched, double min_lr);
 
-/* Euclidean norm of a buffer, accumulated in double. */
+/* Euclidean norm of a buffer, accumulated in double; and its square. */
 double fm_norm(const float *g, size_t n);
+double fm_sumsq(const float *g, size_t n);
 
 /* g *= s */
 void fm_scale(float *g, size_t n, double s);
