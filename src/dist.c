@@ -171,6 +171,8 @@ static int shm_has_room(size_t bytes) {
  * window large enough, else a new entry in place of the free ones; -1: plain memory instead.
  * Collective. */
 static int node_buf_entry(size_t n, int array) {
+    FM_CHECK(fm_dist_same_u64((uint64_t)n), "fm_dist_%s: the ranks asked for different sizes",
+             array ? "node_array" : "sum_buffer");
     node_sum_setup();
     if (g_node_state != 1) return -1;
     int k = -1;
@@ -197,7 +199,6 @@ static int node_buf_entry(size_t n, int array) {
 static float *align64(void *p) { return (float *)((char *)p + (64 - (uintptr_t)p % 64) % 64); }
 
 float *fm_dist_sum_buffer(size_t n) {
-    FM_CHECK(fm_dist_same_u64((uint64_t)n), "fm_dist_sum_buffer: the ranks asked for different sizes");
     const int k = node_buf_entry(n, 0);
     if (k < 0) return fm_malloc_floats(n);
     NodeBuf *b = &g_nb[k];
@@ -235,7 +236,6 @@ static void node_barrier(MPI_Win win) {
 }
 
 float *fm_dist_node_array(size_t n) {
-    FM_CHECK(fm_dist_same_u64((uint64_t)n), "fm_dist_node_array: the ranks asked for different sizes");
     const int k = node_buf_entry(n, 1);
     if (k < 0) return fm_malloc_floats(n);
     NodeBuf *b = &g_nb[k];
