@@ -164,7 +164,7 @@ static void node_buf_release(NodeBuf *b) {
 static int shm_has_room(size_t bytes) {
     struct statvfs s;
     if (statvfs("/dev/shm", &s)) return 1; /* elsewhere: Open MPI's session directory */
-    return (double)s.f_bavail * (double)s.f_frsize >= 1.25 * (double)bytes + 64e6;
+    return (double)s.f_bavail * (double)s.f_frsize >= 1.25 * (double)bytes + 16e6;
 }
 
 /* A free entry for a window of n floats of the kind asked (a sum buffer or an array): a free
@@ -187,7 +187,7 @@ static int node_buf_entry(size_t n, int array) {
         const size_t bytes = (array ? 1 : (size_t)g_lsize) * (n + 16) * sizeof(float);
         if (!all_agree(shm_has_room(bytes))) {
             if (g_rank == 0)
-                fprintf(stderr, "fmtrain: note: /dev/shm has no room for the node's %.0f MB of shared %s; "
+                fprintf(stderr, "fmtrain: note: /dev/shm has no room for the node's %.1f MB of shared %s; "
                         "plain memory and MPI_Allreduce instead\n", (double)bytes / 1e6,
                         array ? "training state" : "gradient slots");
             return -1;
