@@ -288,8 +288,18 @@ void fm_dist_my_part(size_t n, size_t *k0, size_t *k1) {
 
 int fm_dist_node_leader(void) { return g_lrank == 0; }
 
+/* MPI's unified memory model asks for MPI_Win_sync on the window whose memory was written (in
+ * Open MPI a memory fence); this barrier stands for all of them. */
+static void sync_windows(void) {
+    for (int i = 0; i < MAX_NODE_BUFS; i++)
+        if (g_nb[i].base) MPI_OK(MPI_Win_sync(g_nb[i].win), "MPI_Win_sync");
+}
+
 void fm_dist_node_sync(void) {
-    if (g_node_state == 1) node_barrier(g_scal_win);
+    if (g_node_state != 1) return;
+    sync_windows();
+    node_barrier(g_scal_win);
+    sync_windows();
 }
 
 double fm_dist_node_sum_double(double x) {
