@@ -66,7 +66,7 @@ static void allreduce_floats(float *buf, size_t n, MPI_Comm comm) {
  *
  * Where a node runs L > 1 ranks (the same L on every node), fm_dist_sum_buffer's buffer is the
  * rank's slot in a shared-memory window of the node's ranks (MPI_Win_allocate_shared), and a
- * sum runs in three phases, with a node barrier after each:
+ * sum runs in three phases, with node barriers before the first and after each:
  *   1. node-local rank l adds the L slots over its own part of the values, l-th of L,
  *      in the order of the ranks (so a value's sum does not depend on which rank owns it),
  *      and writes the result into its own slot (a reduce-scatter through shared memory);
@@ -76,8 +76,9 @@ static void allreduce_floats(float *buf, size_t n, MPI_Comm comm) {
  * between; MPI_Allreduce through Open MPI's shared-memory transport copies each value into
  * and out of its buffers as well (README, Performance). The last barrier keeps a rank from
  * overwriting its slot (the next step's gradient) while another still copies from it.
- * fm_dist_sum_floats_part stops after phase 2 (each rank then holds its own part) and leaves
- * that barrier to the caller's fm_dist_node_sync.
+ * fm_dist_sum_floats_part stops after phase 2 (each rank then holds its own part), copies only
+ * the values after the split ones (the loss and flags, in the last rank's part), and leaves the
+ * last barrier to the caller's fm_dist_node_sync.
  *
  * fm_dist_node_array's arrays are one copy per node, in local rank 0's segment of a window,
  * which every rank of the node maps: the trainer's parameters, Adam moments and EMA, of which
