@@ -111,15 +111,26 @@ static int all_agree(int yes) {
     return yes;
 }
 
-/* A window of `bytes` in local rank 0's segment (the others' empty), mapped by every node rank. */
-static void *node_window(size_t bytes, MPI_Win *win) {
-    void *mine = NULL, *p = NULL;
-    MPI_OK(MPI_Win_allocate_shared((MPI_Aint)(g_lrank == 0 ? bytes : 0), 1, MPI_INFO_NULL, g_node, &mine, win),
-           "MPI_Win_allocate_shared");
+/* A shared-memory window of the node's ranks with `bytes` in this rank's segment, open for
+ * access (noncontig: each segment on its own pages, so that first touch places it locally). */
+static MPI_Win node_window(size_t bytes, int noncontig) {
+    MPI_Info info;
+    MPI_Info_create(&info);
+    if (noncontig) MPI_Info_set(info, "alloc_shared_noncontig", "true");
+    void *mine = NULL;
+    MPI_Win win;
+    MPI_OK(MPI_Win_allocate_shared((MPI_Aint)bytes, 1, info, g_node, &mine, &win), "MPI_Win_allocate_shared");
+    MPI_Info_free(&info);
+    MPI_OK(MPI_Win_lock_all(MPI_MODE_NOCHECK, win), "MPI_Win_lock_all");
+    return win;
+}
+
+/* Local rank q's segment of a window, as mapped here. */
+static void *segment(MPI_Win win, int q) {
     MPI_Aint size;
     int unit;
-    MPI_OK(MPI_Win_shared_query(*win, 0, &size, &unit, &p), "MPI_Win_shared_query");
-    MPI_OK(MPI_Win_lock_all(MPI_MODE_NOCHECK, *win), "MPI_Win_lock_all");
+    void *p = NULL;
+    MPI_OK(MPI_Win_shared_query(win, q, &size, &unit, &p), "MPI_Win_shared_query");
     return p;
 }
 
@@ -147,7 +158,8 @@ static void node_sum_setup(void) {
     }
     MPI_OK(MPI_Comm_split(MPI_COMM_WORLD, g_lrank, g_rank, &g_cross), "MPI_Comm_split(cross)");
     MPI_Comm_size(g_cross, &g_nodes);
-    g_scal = node_window(2 * (size_t)g_lsize * sizeof(double), &g_scal_win);
+    g_scal_win = node_window(g_lrank == 0 ? 2 * (size_t)g_lsize * sizeof(double) : 0, 0);
+    g_scal = segment(g_scal_win, 0);
     g_node_state = 1;
 }
 
@@ -197,33 +209,26 @@ static int node_buf_entry(size_t n, int array) {
     return k;
 }
 
+/* A segment's offset within its pages is the same in every mapping, so is its alignment. */
 static float *align64(void *p) { return (float *)((char *)p + (64 - (uintptr_t)p % 64) % 64); }
+
+/* The entry of buf (array: a node array, else a sum buffer), in use; NULL if buf is plain memory. */
+static NodeBuf *node_buf_of(const float *buf, int array) {
+    for (int i = 0; i < MAX_NODE_BUFS; i++)
+        if (g_nb[i].base == buf && g_nb[i].used && (g_nb[i].slot == NULL) == array) return &g_nb[i];
+    return NULL;
+}
 
 float *fm_dist_sum_buffer(size_t n) {
     const int k = node_buf_entry(n, 0);
     if (k < 0) return fm_malloc_floats(n);
     NodeBuf *b = &g_nb[k];
     if (!b->base) {
-        const size_t cap = n + 16; /* + the alignment to 64 bytes */
-        MPI_Info info;
-        MPI_Info_create(&info);
-        MPI_Info_set(info, "alloc_shared_noncontig", "true"); /* each slot on its own pages: first touch is local */
-        float *mine = NULL;
-        MPI_OK(MPI_Win_allocate_shared((MPI_Aint)(cap * sizeof(float)), sizeof(float), info, g_node, &mine, &b->win),
-               "MPI_Win_allocate_shared");
-        MPI_Info_free(&info);
+        b->win = node_window((n + 16) * sizeof(float), 1); /* + the alignment to 64 bytes */
         b->slot = fm_calloc((size_t)g_lsize, sizeof *b->slot);
-        for (int q = 0; q < g_lsize; q++) {
-            MPI_Aint size;
-            int unit;
-            float *p;
-            MPI_OK(MPI_Win_shared_query(b->win, q, &size, &unit, &p), "MPI_Win_shared_query");
-            /* a slot's offset within its pages is the same in every mapping, so is its alignment */
-            b->slot[q] = align64(p);
-        }
+        for (int q = 0; q < g_lsize; q++) b->slot[q] = align64(segment(b->win, q));
         b->base = b->slot[g_lrank];
         b->cap = n;
-        MPI_OK(MPI_Win_lock_all(MPI_MODE_NOCHECK, b->win), "MPI_Win_lock_all");
     }
     b->used = 1;
     memset(b->base, 0, n * sizeof(float));
@@ -241,7 +246,8 @@ float *fm_dist_node_array(size_t n) {
     if (k < 0) return fm_malloc_floats(n);
     NodeBuf *b = &g_nb[k];
     if (!b->base) {
-        b->base = align64(node_window((n + 16) * sizeof(float), &b->win));
+        b->win = node_window(g_lrank == 0 ? (n + 16) * sizeof(float) : 0, 0); /* all in local rank 0's segment */
+        b->base = align64(segment(b->win, 0));
         b->cap = n;
     }
     b->used = 1;
@@ -316,18 +322,20 @@ double fm_dist_node_sum_double(double x) {
     return s;
 }
 
+static void bcast_bytes(void *buf, size_t bytes, MPI_Comm comm) {
+    char *p = buf;
+    for (size_t off = 0; off < bytes; off += CHUNK) {
+        size_t c = bytes - off < CHUNK ? bytes - off : CHUNK;
+        MPI_OK(MPI_Bcast(p + off, (int)c, MPI_BYTE, 0, comm), "MPI_Bcast");
+    }
+}
+
 void fm_dist_bcast_node(float *a, size_t n) {
-    int shared = 0;
-    for (int i = 0; i < MAX_NODE_BUFS; i++) shared |= g_nb[i].base == a && g_nb[i].used && !g_nb[i].slot;
-    if (!shared) {
+    if (!node_buf_of(a, 1)) {
         fm_dist_bcast(a, n * sizeof(float));
         return;
     }
-    if (g_lrank == 0 && g_nodes > 1) /* the leaders (world rank 0 first) */
-        for (size_t off = 0; off < n; off += CHUNK) {
-            size_t c = n - off < CHUNK ? n - off : CHUNK;
-            MPI_OK(MPI_Bcast(a + off, (int)c, MPI_FLOAT, 0, g_cross), "MPI_Bcast(leaders)");
-        }
+    if (g_lrank == 0 && g_nodes > 1) bcast_bytes(a, n * sizeof(float), g_cross); /* the leaders, world rank 0 first */
     fm_dist_node_sync();
 }
 
@@ -387,31 +395,18 @@ static void node_sum(NodeBuf *b, size_t n, size_t head, int full) {
     node_barrier(b->win);
 }
 
-static NodeBuf *sum_buffer_of(const float *buf, size_t n) {
-    for (int i = 0; i < MAX_NODE_BUFS; i++)
-        if (g_nb[i].base == buf && g_nb[i].used && g_nb[i].slot && n <= g_nb[i].cap) return &g_nb[i];
-    return NULL;
-}
-
-void fm_dist_sum_floats(float *buf, size_t n) {
+/* The first head values complete on this rank's part only unless full (see above). */
+static void sum_floats(float *buf, size_t n, size_t head, int full) {
     if (g_size == 1) return;
-    NodeBuf *b = sum_buffer_of(buf, n);
-    if (b) node_sum(b, n, n, 1);
+    NodeBuf *b = node_buf_of(buf, 0);
+    if (b && n <= b->cap) node_sum(b, n, head, full);
     else allreduce_floats(buf, n, MPI_COMM_WORLD);
 }
 
-void fm_dist_sum_floats_part(float *buf, size_t n, size_t head) {
-    if (g_size == 1) return;
-    NodeBuf *b = sum_buffer_of(buf, n);
-    if (b) node_sum(b, n, head, 0);
-    else allreduce_floats(buf, n, MPI_COMM_WORLD);
-}
+void fm_dist_sum_floats(float *buf, size_t n) { sum_floats(buf, n, n, 1); }
+void fm_dist_sum_floats_part(float *buf, size_t n, size_t head) { sum_floats(buf, n, head, 0); }
 
-int fm_dist_node_ranks(const float *buf) {
-    for (int i = 0; i < MAX_NODE_BUFS; i++)
-        if (g_nb[i].base == buf && g_nb[i].used) return g_lsize;
-    return 1;
-}
+int fm_dist_node_ranks(const float *buf) { return node_buf_of(buf, 0) || node_buf_of(buf, 1) ? g_lsize : 1; }
 
 static MPI_Request g_isum = MPI_REQUEST_NULL;
 
@@ -450,12 +445,7 @@ void fm_dist_reduce_floats(float *buf, size_t n) {
 }
 
 void fm_dist_bcast(void *buf, size_t bytes) {
-    if (g_size == 1) return;
-    char *p = buf;
-    for (size_t off = 0; off < bytes; off += CHUNK) {
-        size_t c = bytes - off < CHUNK ? bytes - off : CHUNK;
-        MPI_OK(MPI_Bcast(p + off, (int)c, MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast");
-    }
+    if (g_size > 1) bcast_bytes(buf, bytes, MPI_COMM_WORLD);
 }
 
 void fm_dist_barrier(void) {
