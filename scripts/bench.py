@@ -9,13 +9,17 @@ For each reference configuration and 1 and 2 threads, on one rank:
             Euler), and peak memory over the process baseline against the analytic size;
   pytorch   the same model, step, loss and optimizer (scripts/bench_torch.py), and the ratios.
 Then MPI weak scaling: 1 rank vs 2 ranks at the same per-rank batch, with the allreduce's share,
-and 2 ranks against two independent 1-rank processes run at once.
+and 2 ranks against two independent 1-rank processes run at once. Last, each of the targets
+(README, Performance) with the figure this run measured and the ceiling this run measured for it
+(what the step's GEMMs and optimizer pass alone reach, what sgemm allows a sampler, what two
+processes that do not communicate reach): met, out of reach, or not met.
 
-The machine may be shared and noisy: every figure is a median, and the comparisons are ratios
-of figures measured minutes apart in the same run. Writes the table to stdout and every figure
-to OUT/bench.json.
+The machine may be shared and noisy: every figure is a median, and every comparison is the median
+of ratios of figures measured side by side: fmtrain and PyTorch run in turn, --rounds times, and
+so do 1 rank, 2 ranks and two independent processes; `fmtrain bench` runs its figures' intervals
+in turn. Writes the tables to stdout and every figure to OUT/bench.json.
 
-usage: bench.py [--fmtrain build/fmtrain] [--out runs/bench] [--seconds 4] [--quick] [--only NAME]
+usage: bench.py [--fmtrain build/fmtrain] [--out runs/bench] [--seconds 4] [--rounds 3] [--quick] [--only NAME]
 """
 import argparse
 import json
@@ -32,7 +36,7 @@ ROOT = os.path.dirname(HERE)
 FMNIST = os.path.join(ROOT, "data", "fashion-mnist-train.h5")
 
 CONFIGS = [  # name, D, width, depth, batch (the U-Net: D = 784, width = channels, depth = blocks)
-    ("toy MLP w64", 2, 64, 3, 256),
+    ("toy MLP w64", 2, 64, 3, 256),  # not GEMM-bound: 64-wide GEMMs, the elementwise work a third of the step
     ("toy MLP w256", 2, 256, 3, 256),
     ("image MLP w1024", 784, 1024, 3, 128),
     ("U-Net c32 28x28", 784, 32, 2, 32),
@@ -40,6 +44,9 @@ CONFIGS = [  # name, D, width, depth, batch (the U-Net: D = 784, width = channel
 TEMB = 32
 UNET_ARGS = ["--mult", "1,2,2", "--groups", "8"]  # with --channels WIDTH --blocks DEPTH
 UNET_SAMPLE_BATCH = 32
+MLP_SAMPLE_BATCH = 1024
+GEMM_BOUND = ("toy MLP w256", "image MLP w1024", "U-Net c32 28x28")  # the targets' "GEMM-bound configurations"
+TARGETS = {"toy MLP w64": (4.0, 4.0), "toy MLP w256": (1.4, 1.4), "image MLP w1024": (1.4, 2.5)}  # steps, 1 / 2 thr
 
 
 def is_unet(name):
@@ -77,7 +84,7 @@ def data_args(D):
 
 
 def fm_bench(fm, name, D, H, L, B, threads, seconds, np_=1):
-    shape = ["--image", "1,28,28"] if is_unet(name) else ["--data-dim", str(D)]
+    shape = ["--image", "1,28,28"] if is_unet(name) else ["--data-dim", str(D), "--sample-batch", str(MLP_SAMPLE_BATCH)]
     out = run(mpirun(np_, threads) + [fm, "bench"] + shape + model_args(name, H, L) +
               ["--batch", str(B), "--seconds", str(seconds)], env=mpi_env(threads))
     return {k: float(v) for k, v in re.findall(r"^bench (\S+) (\S+)$", out, re.M)}
@@ -129,15 +136,22 @@ def fm_train_pair(fm, name, D, H, L, B, steps, outdir):
 
 
 def fm_sample(fm, outdir, threads, n, steps, batch):
-    rates = []
-    for rep in range(3):
-        out = run(mpirun(1, threads) + [fm, "sample", "--ckpt", outdir, "--n", str(n), "--steps", str(steps),
-                                         "--solver", "euler", "--reference", "0", "--traj-n", "0",
-                                         "--batch", str(batch),
-                                         "--out", os.path.join(outdir, f"samples{rep}.h5")], env=mpi_env(threads))
-        m = re.search(r"NFE ([\d.]+) .*, ([\d.]+) s\n", out)
-        rates.append(n * float(m.group(1)) / float(m.group(2)))
-    return statistics.median(rates)
+    """Network evaluations per second (rows x evaluations / s) of one `fmtrain sample` run."""
+    out = run(mpirun(1, threads) + [fm, "sample", "--ckpt", outdir, "--n", str(n), "--steps", str(steps),
+                                     "--solver", "euler", "--reference", "0", "--traj-n", "0",
+                                     "--batch", str(batch), "--out", os.path.join(outdir, "samples.h5")],
+              env=mpi_env(threads))
+    m = re.search(r"NFE ([\d.]+) .*, ([\d.]+) s\n", out)
+    return n * float(m.group(1)) / float(m.group(2))
+
+
+def median_dict(runs):
+    """The median of each numeric figure over several runs' dicts (other values from the first)."""
+    out = dict(runs[0])
+    for k, v in runs[0].items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and all(isinstance(r.get(k), (int, float)) for r in runs):
+            out[k] = statistics.median(r[k] for r in runs)
+    return out
 
 
 def torch_peer(D, H, L, B, threads, seconds, sample_n, sample_steps, sample_batch, probe=None):
@@ -151,15 +165,75 @@ def torch_peer(D, H, L, B, threads, seconds, sample_n, sample_steps, sample_batc
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def verdict(value, target, ceiling):
+    """met; out of reach (this run's ceiling is below the target); or not met (the ceiling allows it)."""
+    if value >= target:
+        return "met"
+    if ceiling is not None and ceiling < target:
+        return "out of reach"
+    return "not met"
+
+
+def print_targets(rows, scaling):
+    """Each target with this run's figure and the ceiling this run measured for it."""
+    print("\ntargets (README, Performance): this run's figure, and the ceiling this run measured for it")
+    lines = []  # (target, config, threads, value, ceiling, fmt, how the ceiling was measured)
+    for r in rows:
+        f, p, name, thr = r["fm"], r.get("torch"), r["config"], r["threads"]
+        if p and name in TARGETS:
+            ceil = (1e3 / f["floor_ms"]) / p["steps_per_s"] if "floor_ms" in f else None
+            lines.append((f"steps >= {TARGETS[name][thr - 1]:g}x PyTorch", name, thr, r["steps_ratio"], TARGETS[name][thr - 1],
+                          ceil, "x", "the floor's steps/s over PyTorch's"))
+        if name in GEMM_BOUND:
+            if "floor_bound" in f:
+                ceil, how = f["floor_bound"], "the floor's share of sgemm"
+            else:
+                ceil, how = None, f"GEMMs + optimizer summed: {100 * f['gemm_optim_bound']:.1f}% (the direct convolutions are not sgemm)"
+            lines.append(("GEMM-bound: >= 80% of sgemm", name, thr, f["gflops"] / f["gemm_gflops"], 0.80, ceil, "%", how))
+        if p:
+            ceil, how = None, "none measured (fmtrain's direct convolutions are not sgemm)"
+            if "sample_gemm_gflops" in f:
+                peer = p["sample_evals_per_s"] * f["sample_flops_per_eval"] / 1e9
+                ceil = f["sample_gemm_gflops"] / peer
+                how = (f"sgemm at the sampling GEMMs over PyTorch's sampling GFLOP/s ({f['sample_gemm_gflops']:.1f} / "
+                       f"{peer:.1f}; fmtrain's {f['sample_evals_per_s'] * f['sample_flops_per_eval'] / 1e9:.1f})")
+            lines.append(("sampling >= 1.3x PyTorch", name, thr, r["sampling_ratio"], 1.3, ceil, "x", how))
+        if f["analytic_mb"] >= 16:  # below, a process's fixed few MB of buffers are the whole figure
+            lines.append(("peak memory <= 1.3x analytic", name, thr, f["analytic_mb"] / f["mem_over_base_mb"], 1 / 1.3,
+                          None, "mem", ""))
+    for s in scaling:
+        lines.append(("2-rank weak scaling >= 95%", s["config"], 1, s["efficiency"], 0.95, s["pair_efficiency"], "%",
+                      "two independent 1-rank processes at once, over 1 rank alone"))
+    counts = {}
+    for target, name, thr, value, goal, ceil, fmt, how in lines:
+        v = verdict(value, goal, ceil)
+        counts[v] = counts.get(v, 0) + 1
+        if fmt == "x":
+            shown, cs = f"{value:5.2f}x", f"{ceil:5.2f}x" if ceil is not None else "   -  "
+        elif fmt == "%":
+            shown, cs = f"{100 * value:5.1f}%", f"{100 * ceil:5.1f}%" if ceil is not None else "   -  "
+        else:
+            shown, cs = f"{1 / value:5.2f}x", "   -  "
+        print(f"  {target:30} {name:16} {thr} thr: {shown}  ceiling {cs}  {v:12} {how}")
+    print("  " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) +
+          " (out of reach: even this run's ceiling misses the target; memory judged where the model needs >= 16 MB)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fmtrain", default=os.path.join(ROOT, "build", "fmtrain"))
     ap.add_argument("--out", default=os.path.join(ROOT, "runs", "bench"))
     ap.add_argument("--seconds", type=float, default=4.0, help="measuring time per figure and implementation")
-    ap.add_argument("--quick", action="store_true", help="1 s per figure (a smoke test, not a measurement)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of the side-by-side measurements (fmtrain and PyTorch in turn; 1 and 2 ranks)")
+    ap.add_argument("--quick", action="store_true", help="1 s per figure, 1 round (a smoke test, not a measurement)")
     ap.add_argument("--only", help="only the configurations whose name contains this text (e.g. U-Net)")
     a = ap.parse_args()
     seconds = 1.0 if a.quick else a.seconds
+    if a.quick:
+        a.rounds = 1
+    if a.rounds < 1:
+        sys.exit("bench: --rounds must be at least 1")
     fm = os.path.abspath(a.fmtrain)
     if not os.access(fm, os.X_OK):
         sys.exit(f"bench: {fm} not found: run make first")
@@ -188,49 +262,70 @@ def main():
             probe = os.path.join(a.out, "unet-probe.h5")
             run(mpirun(1, 1) + [fm, "probe", "--ckpt", pdir, "--out", probe], env=mpi_env(1))
         flops = None
+        rounds = min(a.rounds, 2) if unet else a.rounds  # a U-Net step takes 0.3-0.7 s
         for threads in (1, 2):
-            b = fm_bench(fm, name, D, H, L, B, threads, seconds)
+            b = fm_bench(fm, name, D, H, L, B, threads, seconds / 2)
             flops = b["flops_per_step"]
-            steps = max(12 if unet else 50, int(b["compute_steps_per_s"] * seconds * 1.2))
+            steps = max(12 if unet else 50, int(b["compute_steps_per_s"] * seconds / rounds * 1.2))
             rundir = os.path.join(a.out, f"run-{D}-{H}-{threads}{'-unet' if unet else ''}")
-            t = fm_train(fm, name, D, H, L, B, threads, 1, steps, rundir)
             sample_n = 64 if unet else 4096
             sample_steps = 4 if unet else 20 if D == 2 else 10
-            sample_batch = UNET_SAMPLE_BATCH if unet else 1024
-            s = fm_sample(fm, rundir, threads, sample_n, sample_steps, sample_batch)
-            row = {"config": name, "D": D, "width": H, "depth": L, "batch": B, "threads": threads,
+            sample_batch = UNET_SAMPLE_BATCH if unet else MLP_SAMPLE_BATCH
+            # fmtrain and the peer in turn, `rounds` times: each ratio is taken between neighbours
+            fms, peers = [], []
+            for _ in range(rounds):
+                t = fm_train(fm, name, D, H, L, B, threads, 1, steps, rundir)
+                t["sample_evals_per_s"] = fm_sample(fm, rundir, threads, sample_n, sample_steps, sample_batch)
+                fms.append(t)
+                if have_torch:
+                    peers.append(torch_peer(D, H, L, B, threads, seconds / rounds, sample_n, sample_steps,
+                                            sample_batch, probe))
+            t = median_dict(fms)
+            row = {"config": name, "D": D, "width": H, "depth": L, "batch": B, "threads": threads, "rounds": rounds,
                    "flops_per_step": flops, "fm": dict(t, gflops=t["steps_per_s"] * flops / 1e9,
                                                         gemm_gflops=b["gemm_gflops"], square_gflops=b["square_gflops"],
                                                         compute_steps_per_s=b["compute_steps_per_s"],
-                                                        **{k: b[k] for k in ("optim_ms", "optim_gbs", "gemm_optim_bound")
-                                                           if k in b},
-                                                        sample_evals_per_s=s)}
+                                                        **{k: b[k] for k in ("optim_ms", "optim_gbs", "gemm_optim_bound",
+                                                                             "floor_ms", "floor_bound",
+                                                                             "sample_flops_per_eval",
+                                                                             "sample_gemm_gflops") if k in b}),
+                   "fm_rounds": fms}
             if have_torch:
-                row["torch"] = torch_peer(D, H, L, B, threads, seconds, sample_n, sample_steps, sample_batch, probe)
+                row["torch"] = median_dict(peers)
+                row["torch_rounds"] = peers
+                row["steps_ratio"] = statistics.median(f["steps_per_s"] / p["steps_per_s"] for f, p in zip(fms, peers))
+                row["sampling_ratio"] = statistics.median(f["sample_evals_per_s"] / p["sample_evals_per_s"]
+                                                          for f, p in zip(fms, peers))
             rows.append(row)
             print(f"  measured {name}, {threads} thread(s)", file=sys.stderr)
-        # weak scaling at 1 thread per rank: 1 rank (batch B) vs 2 ranks (batch 2B)
-        steps = max(12 if unet else 50, int(rows[-2]["fm"]["steps_per_s"] * seconds * 1.2))
-        one = fm_train(fm, name, D, H, L, B, 1, 1, steps, os.path.join(a.out, "weak1"))
-        two = fm_train(fm, name, D, H, L, B, 1, 2, steps, os.path.join(a.out, "weak2"))
+        # weak scaling at 1 thread per rank: 1 rank (batch B) vs 2 ranks (batch 2B) vs two independent
+        # 1-rank processes at once, in turn, `rounds` times
+        steps = max(12 if unet else 50, int(rows[-2]["fm"]["steps_per_s"] * seconds / rounds * 1.2))
+        ones, twos, pairs = [], [], []
+        for _ in range(rounds):
+            ones.append(fm_train(fm, name, D, H, L, B, 1, 1, steps, os.path.join(a.out, "weak1")))
+            twos.append(fm_train(fm, name, D, H, L, B, 1, 2, steps, os.path.join(a.out, "weak2")))
+            pairs.append(fm_train_pair(fm, name, D, H, L, B, steps, os.path.join(a.out, "weakpair")))
+        one, two = median_dict(ones), median_dict(twos)
         # the same with the gradient summed by MPI_Allreduce alone (the node-aware sums off)
         two_mpi = fm_train(fm, name, D, H, L, B, 1, 2, steps, os.path.join(a.out, "weak2"), env={"FMTRAIN_NODE_SUM": "0"})
-        pair = fm_train_pair(fm, name, D, H, L, B, steps, os.path.join(a.out, "weakpair"))
         # overlap: the allreduce alone, after the step's GEMMs, and beside them (polled between layers)
         ov = fm_bench(fm, name, D, H, L, B, 1, max(1.0, seconds / 2), np_=2)
-        scaling.append({"config": name, "one": one, "two": two, "two_mpi": two_mpi, "pair_steps_per_s": pair,
-                        "efficiency": two["steps_per_s"] / one["steps_per_s"],
+        scaling.append({"config": name, "one": one, "two": two, "two_mpi": two_mpi,
+                        "pair_steps_per_s": statistics.median(pairs),
+                        "rounds": {"one": [r["steps_per_s"] for r in ones], "two": [r["steps_per_s"] for r in twos],
+                                   "pair": pairs},
+                        "efficiency": statistics.median(t["steps_per_s"] / o["steps_per_s"] for o, t in zip(ones, twos)),
                         "efficiency_mpi": two_mpi["steps_per_s"] / one["steps_per_s"],
-                        "efficiency_vs_pair": two["steps_per_s"] / pair,
+                        "efficiency_vs_pair": statistics.median(t["steps_per_s"] / p for t, p in zip(twos, pairs)),
+                        "pair_efficiency": statistics.median(p / o["steps_per_s"] for o, p in zip(ones, pairs)),
                         "overlap": {k: ov[k] for k in ("allreduce_ms", "mpi_allreduce_ms", "node_ranks", "gemm_ms",
                                                       "gemm_then_allreduce_ms", "gemm_overlap_allreduce_ms",
                                                       "overlap_hidden")}})
 
-    def ratio(x, y):
-        return f"{x / y:5.2f}x" if y else "   -  "
-
     print(f"\nfmtrain vs PyTorch {rows[0].get('torch', {}).get('torch_version', '(not installed)')}: "
-          f"one rank, medians, {seconds:g} s per figure; GEMM FLOPs counted analytically (fm_net_flops)")
+          f"one rank, medians of {a.rounds} rounds in turn ({min(a.rounds, 2)} for the U-Net), {seconds:g} s per "
+          f"figure; the ratios are medians of the rounds' ratios; GEMM FLOPs counted analytically (fm_net_flops)")
     blas = f"fmtrain {rows[0]['fm'].get('blas', '?')}"
     if "torch" in rows[0]:
         blas += f"; pytorch {rows[0]['torch'].get('blas', '?')}"
@@ -248,7 +343,7 @@ def main():
         if p:
             line += (f" {p['steps_per_s']:10.1f} {p['gflops']:7.1f} {p['sample_evals_per_s']:9.3g} "
                      f"{p['peak_mb_over_baseline'] - p.get('data_mb', 0):7.1f} | "
-                     f"{ratio(f['steps_per_s'], p['steps_per_s'])} {ratio(f['sample_evals_per_s'], p['sample_evals_per_s']):>8}")
+                     f"{r['steps_ratio']:5.2f}x {r['sampling_ratio']:7.2f}x")
         print(line)
     print("\nsgemm at the model's GEMM shapes (the ceiling of %sgemm) and at 1024^3, GFLOP/s; compute-only step; the\n"
           "optimizer's pass alone (gradient norm + AdamW + EMA, 40 bytes per parameter) and the best %sgemm a step of\n"
@@ -259,14 +354,23 @@ def main():
                 f" step without data/MPI {f['compute_steps_per_s']:8.1f} steps/s")
         if "optim_ms" in f:
             line += f"; optimizer {f['optim_ms']:7.3f} ms ({f['optim_gbs']:4.1f} GB/s): bound {100 * f['gemm_optim_bound']:4.1f}%"
+        if "floor_ms" in f:
+            line += (f"; floor {f['floor_ms']:8.3f} ms ({1e3 / f['floor_ms']:8.1f} steps/s): "
+                     f"{100 * f['floor_bound']:4.1f}% of sgemm")
+        if "sample_gemm_gflops" in f:
+            line += f"; sampling's sgemm {f['sample_gemm_gflops']:6.1f}"
         print(line)
+    print("  (floor: the MLP step with only its GEMMs, on the network's own buffers, and its optimizer's pass, run as\n"
+          "  the step runs them: the fastest a training step of this design can be; sampling's sgemm: the rate at the\n"
+          "  forward GEMMs of a sampling batch)")
     print("\nweak scaling, 1 thread per rank, same batch per rank (and against two independent 1-rank processes run\n"
           "at once, which share the machine as two ranks do but do not communicate):")
     for s in scaling:
         print(f"  {s['config']:16} 1 rank {s['one']['steps_per_s']:8.1f} steps/s, 2 ranks {s['two']['steps_per_s']:8.1f} "
               f"steps/s: efficiency {100 * s['efficiency']:5.1f}%, allreduce {s['two']['allreduce_pct']:.1f}% of the time "
               f"({s['two']['imbalance_pct']:.1f}% waiting for the slower rank); "
-              f"2 independent {s['pair_steps_per_s']:8.1f} steps/s each: 2 ranks reach {100 * s['efficiency_vs_pair']:5.1f}%")
+              f"2 independent {s['pair_steps_per_s']:8.1f} steps/s each ({100 * s['pair_efficiency']:5.1f}% of 1 rank): "
+              f"2 ranks reach {100 * s['efficiency_vs_pair']:5.1f}% of them")
         print(f"  {'':16} with MPI_Allreduce alone (FMTRAIN_NODE_SUM=0): 2 ranks {s['two_mpi']['steps_per_s']:8.1f} steps/s: "
               f"efficiency {100 * s['efficiency_mpi']:5.1f}%, allreduce {s['two_mpi']['allreduce_pct']:.1f}% of the time "
               f"({s['two_mpi']['imbalance_pct']:.1f}% waiting for the slower rank)")
@@ -291,6 +395,7 @@ def main():
               f"{100 * o['overlap_hidden']:6.1f}%" +
               ("  (the allreduce is under 5% of the GEMMs: this share is within their timing noise)"
                if o["allreduce_ms"] < 0.05 * o["gemm_ms"] else ""))
+    print_targets(rows, scaling)
     print("\nmem MB: peak resident memory of rank 0 over its resident size just before the model was allocated "
           "(MPI, HDF5 and BLAS excluded); torch: over its size after import, data tensor excluded.")
     if any(is_unet(r["config"]) and r["fm"]["gflops"] > r["fm"]["gemm_gflops"] for r in rows):

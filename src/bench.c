@@ -10,7 +10,14 @@
  *   compute  the step without data, random draws or MPI: forward, loss, backward, clipping,
  *            AdamW and EMA, timed as the training loop runs them;
  *   optim    the gradient norm and AdamW + EMA alone (memory-bound for large models), and the
- *            share of the sgemm rate a step of these GEMMs and this pass could reach at best.
+ *            share of the sgemm rate a step of these GEMMs and this pass could reach at best;
+ *   floor    (MLP) the step with only its GEMMs and its optimizer's pass, run as the step runs
+ *            them: on the network's own weights, gradient and activation buffers (so operands
+ *            come from memory as in training, not hot from the cache as in `gemm`), the gradient
+ *            zeroed first; no bias, SiLU, time embedding, loss or draws. The share of the sgemm
+ *            rate this floor reaches is the most a training step can reach;
+ *   sample   (MLP, --sample-batch N) the sgemm rate at the forward GEMMs of a sampling batch of
+ *            N rows, the ceiling of a sampler's network evaluations.
  * Each figure is the median over 7 timed intervals of about --seconds/7 each, after a warm-up.
  * Lines "bench KEY VALUE" are for scripts/bench.py; FLOPs are GEMM FLOPs (2 per multiply-add). */
 #define _POSIX_C_SOURCE 200809L
@@ -31,7 +38,7 @@
 
 typedef struct {
     char model[16], image[32], mult[64];
-    long D, width, depth, temb, channels, blocks, groups, batch;
+    long D, width, depth, temb, channels, blocks, groups, batch, sample_batch;
     double seconds;
 } BenchConfig;
 
@@ -49,6 +56,8 @@ static const FmOption OPTS[] = {
     {"groups", FM_OPT_INT, F(groups), 0, "8", 1, 4096, 0, "unet: GroupNorm groups"},
     {"temb", FM_OPT_INT, F(temb), 0, "32", 2, 4096, 0, "time-embedding width (even)"},
     {"batch", FM_OPT_INT, F(batch), 0, "256", 1, 1e7, 0, "rows per step"},
+    {"sample-batch", FM_OPT_INT, F(sample_batch), 0, "0", 0, 1e6, 0,
+     "mlp: also the sgemm rate at the forward GEMMs of this many rows (a sampler's batch; 0: not measured)"},
     {"seconds", FM_OPT_DOUBLE, F(seconds), 0, "3", 0.1, 3600, 0, "measuring time per figure"},
 };
 #undef F
@@ -66,6 +75,7 @@ typedef struct {
     float *params, *grads, *m, *v, *ema, *x, *t, *target;
     float *A, *Bm, *C; /* GEMM operands, large enough for every shape (per thread for the U-Net) */
     size_t big;        /* floats in each of them per thread */
+    size_t S;          /* rows of a sampling batch (0: none) */
     float *comm;       /* the allreduce's buffer (parameters + 2, zeros: sums stay finite), as train.c's */
     float *comm_mpi;   /* the same in plain memory: MPI_Allreduce itself */
     int polling;       /* a non-blocking sum is outstanding: poll it between GEMMs */
@@ -79,9 +89,11 @@ static void gemm_step_mlp(Bench *b) {
     const int B = (int)b->B;
     for (size_t l = 0; l <= n->L; l++) {
         int NI = (int)(l ? n->H : n->D + n->E), NO = (int)(l < n->L ? n->H : n->D);
+        const int nt = fm_gemm_small_begin((size_t)B, (size_t)NO, (size_t)NI); /* as the layers run them */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, NO, NI, 1, b->A, NI, b->Bm, NI, 1, b->C, NO);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, NO, NI, B, 1, b->A, NO, b->Bm, NI, 1, b->C, NI);
-        if (l) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, NI, NO, 1, b->A, NO, b->Bm, NI, 0, b->C, NI);
+        if (l) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, NI, NO, 1, b->A, NO, b->Bm, NI, 1, b->C, NI);
+        fm_gemm_small_end(nt);
         if (b->polling) fm_dist_isum_poll();
     }
 }
@@ -174,6 +186,49 @@ static void optim_step(Bench *b) {
                       0.999);
 }
 
+/* The MLP step's floor: its GEMMs on the network's own buffers, as layers_tmpl.h and mlp_tmpl.h
+ * issue them (the gradient zeroed, each output zeroed before its beta = 1 GEMM), then the
+ * optimizer's pass; everything else in the step is left out. */
+static void floor_step(Bench *b) {
+    const FmMlp *n = &b->net->mlp;
+    const FmParamTable *tab = &n->table;
+    FmMlpActs_f *a = &b->acts.mlp;
+    const size_t B = b->B, H = n->H, L = n->L, DE = n->D + n->E;
+    memset(b->grads, 0, tab->total * sizeof(float));
+    const float *in = a->in;
+    for (size_t l = 0; l < L; l++) {
+        fm_linear_forward_f(a->a[l], in, l ? H : DE, b->params + tab->t[2 * l].off, NULL, B, l ? H : DE, H);
+        in = a->h[l];
+    }
+    fm_linear_forward_f(a->out, in, H, b->params + tab->t[2 * L].off, NULL, B, H, n->D);
+    fm_linear_backward_f(a->dh, b->grads + tab->t[2 * L].off, NULL, a->dout, a->h[L - 1], H,
+                         b->params + tab->t[2 * L].off, B, H, n->D);
+    for (size_t l = L; l-- > 0;)
+        fm_linear_backward_f(l ? a->dh : NULL, b->grads + tab->t[2 * l].off, NULL, a->da, l ? a->h[l - 1] : a->in,
+                             l ? H : DE, b->params + tab->t[2 * l].off, B, l ? H : DE, H);
+    optim_step(b);
+}
+
+/* GEMM FLOPs of one row's forward pass (one network evaluation). */
+static double forward_flops(const FmMlp *n) {
+    double f = 0;
+    for (size_t l = 0; l <= n->L; l++)
+        f += 2.0 * (double)(l ? n->H : n->D + n->E) * (double)(l < n->L ? n->H : n->D);
+    return f;
+}
+
+/* The forward GEMMs of one network evaluation of S rows (a sampler's batch). */
+static void sample_gemm(Bench *b) {
+    const FmMlp *n = &b->net->mlp;
+    const int S = (int)b->S;
+    for (size_t l = 0; l <= n->L; l++) {
+        int NI = (int)(l ? n->H : n->D + n->E), NO = (int)(l < n->L ? n->H : n->D);
+        const int nt = fm_gemm_small_begin((size_t)S, (size_t)NO, (size_t)NI);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, NO, NI, 1, b->A, NI, b->Bm, NI, 1, b->C, NO);
+        fm_gemm_small_end(nt);
+    }
+}
+
 /* The network the options describe. 0 or -1 (fm_err_set). */
 static int bench_net(FmNet *net, const BenchConfig *c) {
     memset(net, 0, sizeof *net);
@@ -199,30 +254,41 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Calls per second of fn: median over 7 intervals of about `seconds`/7, after a warm-up. Every
- * interval's time is the slowest rank's, so all ranks run the same number of calls (fn may be
- * collective). */
-static double rate(void (*fn)(Bench *), Bench *b, double seconds) {
-    long reps = 1;
-    for (;;) { /* warm-up and calibration: an interval of reps calls takes about seconds/7 */
-        double t0 = fm_now();
-        for (long r = 0; r < reps; r++) fn(b);
-        double dt = fm_dist_max_double(fm_now() - t0);
-        if (dt > seconds / 14) {
-            reps = (long)((double)reps * (seconds / 7) / dt) + 1;
-            break;
+/* Calls per second of each of the n functions fn[k] (0 = not measured), into r[k]: each is
+ * calibrated so that an interval takes about `seconds`/7, then the 7 intervals of all of them run
+ * in turn (fn[0], fn[1], ..., fn[0], ...), so that a slow phase of a shared machine weighs on every
+ * figure alike and their ratios hold; the median interval of each. Every interval's time is the
+ * slowest rank's, so all ranks run the same number of calls (fn may be collective). */
+typedef void (*BenchFn)(Bench *);
+static void rates(const BenchFn *fn, int n, Bench *b, double seconds, double *r) {
+    enum { K = 7 };
+    long reps[8];
+    double t[8][K];
+    FM_CHECK(n <= 8, "bench: at most 8 figures at a time");
+    for (int f = 0; f < n; f++) {
+        reps[f] = 1;
+        for (;;) { /* warm-up and calibration: an interval of reps calls takes about seconds/7 */
+            double t0 = fm_now();
+            for (long i = 0; i < reps[f]; i++) fn[f](b);
+            double dt = fm_dist_max_double(fm_now() - t0);
+            if (dt > seconds / (2 * K)) {
+                reps[f] = (long)((double)reps[f] * (seconds / K) / dt) + 1;
+                break;
+            }
+            reps[f] *= 2;
         }
-        reps *= 2;
     }
-    double r[7];
-    for (int k = 0; k < 7; k++) {
-        fm_dist_barrier();
-        double t0 = fm_now();
-        for (long i = 0; i < reps; i++) fn(b);
-        r[k] = (double)reps / fm_dist_max_double(fm_now() - t0);
+    for (int k = 0; k < K; k++)
+        for (int f = 0; f < n; f++) {
+            fm_dist_barrier();
+            double t0 = fm_now();
+            for (long i = 0; i < reps[f]; i++) fn[f](b);
+            t[f][k] = (double)reps[f] / fm_dist_max_double(fm_now() - t0);
+        }
+    for (int f = 0; f < n; f++) {
+        qsort(t[f], K, sizeof t[f][0], cmp_double);
+        r[f] = t[f][K / 2];
     }
-    qsort(r, 7, sizeof r[0], cmp_double);
-    return r[3];
 }
 
 int fm_bench_main(int argc, char **argv) {
@@ -236,7 +302,7 @@ int fm_bench_main(int argc, char **argv) {
     if (!rc) rc = bench_net(net, &cfg);
     if (fm_dist_agree(rc)) return free(net), FM_EXIT_USAGE;
 
-    Bench b = {.net = net, .B = (size_t)cfg.batch};
+    Bench b = {.net = net, .B = (size_t)cfg.batch, .S = net->kind == FM_MODEL_MLP ? (size_t)cfg.sample_batch : 0};
     const size_t NP = fm_net_table(net)->total, B = b.B, D = net->D;
     const size_t threads = (size_t)omp_get_max_threads();
     size_t big = 1024 * 1024;
@@ -244,6 +310,7 @@ int fm_bench_main(int argc, char **argv) {
         const size_t widest = net->mlp.H > D + net->mlp.E ? net->mlp.H : D + net->mlp.E;
         if (B * widest > big) big = B * widest;
         if (widest * widest > big) big = widest * widest;
+        if (b.S * widest > big) big = b.S * widest;
     } else {
         for (int k = 0; k < net->unet.nops; k++) {
             const FmConvDims *d = &net->unet.ops[k].conv;
@@ -270,8 +337,11 @@ int fm_bench_main(int argc, char **argv) {
         b.A[i] = (float)(fm_stream_uniform(&s) - 0.5), b.Bm[i] = (float)(fm_stream_uniform(&s) - 0.5);
 
     const double flops = fm_net_flops(net, B), sq = 2.0 * 1024 * 1024 * 1024;
-    const double g = rate(gemm_step, &b, cfg.seconds), q = rate(gemm_square, &b, cfg.seconds);
-    const double c = rate(compute_step, &b, cfg.seconds), o = rate(optim_step, &b, cfg.seconds);
+    const int mlp = net->kind == FM_MODEL_MLP;
+    const BenchFn fns[] = {gemm_step, gemm_square, compute_step, optim_step, floor_step, sample_gemm};
+    double r[6];
+    rates(fns, mlp ? (b.S ? 6 : 5) : 4, &b, cfg.seconds, r);
+    const double g = r[0], q = r[1], c = r[2], o = r[3], fl = mlp ? r[4] : 0, sg = b.S ? r[5] : 0;
     const int ranks = fm_dist_size();
     double ar = 0, mpi = 0, seq = 0, ovl = 0;
     if (ranks > 1) {
@@ -288,10 +358,10 @@ int fm_bench_main(int argc, char **argv) {
             FM_CHECK(b.comm[i] == want * (float)ranks, "bench: the node-aware sum gave %g at %zu, not %g", b.comm[i], i,
                      want * (float)ranks);
         memset(b.comm, 0, (NP + 2) * sizeof(float));
-        ar = rate(allreduce_step, &b, cfg.seconds);
-        mpi = rate(mpi_allreduce_step, &b, cfg.seconds);
-        seq = rate(gemm_then_allreduce, &b, cfg.seconds);
-        ovl = rate(gemm_overlap_allreduce, &b, cfg.seconds);
+        const BenchFn comm[] = {allreduce_step, mpi_allreduce_step, gemm_then_allreduce, gemm_overlap_allreduce};
+        double rc[4];
+        rates(comm, 4, &b, cfg.seconds, rc);
+        ar = rc[0], mpi = rc[1], seq = rc[2], ovl = rc[3];
     }
     if (fm_dist_rank() == 0) {
         char arch[256];
@@ -305,6 +375,12 @@ int fm_bench_main(int argc, char **argv) {
          * but the GEMMs and this pass took no time: t_gemm / (t_gemm + t_optim) */
         printf("bench optim_ms %.4f\nbench optim_gbs %.3f\n", 1e3 / o, 40.0 * (double)NP * o / 1e9);
         printf("bench gemm_optim_bound %.4f\n", (1 / g) / (1 / g + 1 / o));
+        if (mlp) /* the floor's time against the GEMMs' at sgemm's rate: the most a step can reach */
+            printf("bench floor_ms %.4f\nbench floor_bound %.4f\n", 1e3 / fl, fl / g);
+        if (b.S) {
+            const double fwd = forward_flops(&net->mlp);
+            printf("bench sample_flops_per_eval %.6g\nbench sample_gemm_gflops %.3f\n", fwd, sg * fwd * (double)b.S / 1e9);
+        }
         if (ranks > 1) {
             /* hidden: the share of the allreduce's own time that running it beside the GEMMs saves */
             printf("bench ranks %d\nbench node_ranks %d\nbench allreduce_ms %.4f\nbench mpi_allreduce_ms %.4f\n", ranks,

@@ -8,26 +8,11 @@
 #define CAT(a, b) CAT_(a, b)
 #define FN(name) CAT(name, S)
 
-/* OpenBLAS splits even small GEMMs over the threads, which costs more than it gains below
- * about 4 M multiply-adds (256 x 64 x 64 runs 12 % faster on one thread of two here): those
- * run on the calling thread alone (the thread count is restored right after). */
-#ifndef FM_SMALL_GEMM
-#define FM_SMALL_GEMM ((size_t)1 << 22)
-static inline int small_gemm_begin(size_t M, size_t N, size_t K) {
-    const int nt = omp_get_max_threads();
-    if (nt == 1 || M * N * K >= FM_SMALL_GEMM || omp_in_parallel()) return 0;
-    omp_set_num_threads(1);
-    return nt;
-}
-static inline void small_gemm_end(int nt) {
-    if (nt) omp_set_num_threads(nt);
-}
-#endif
 #define GEMM_T(order, ta, tb, M, N, K, ...)                                                        \
     do {                                                                                           \
-        const int nt_ = small_gemm_begin((size_t)(M), (size_t)(N), (size_t)(K));                   \
+        const int nt_ = fm_gemm_small_begin((size_t)(M), (size_t)(N), (size_t)(K));                \
         GEMM(order, ta, tb, M, N, K, __VA_ARGS__);                                                   \
-        small_gemm_end(nt_);                                                                       \
+        fm_gemm_small_end(nt_);                                                                    \
     } while (0)
 
 /* C = 0 before a GEMM with beta = 1 instead of the GEMM with beta = 0: the same values (the kernel

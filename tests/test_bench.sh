@@ -2,12 +2,16 @@
 # `fmtrain bench` (the harness behind `make bench`) runs and reports finite figures: on 1 rank the
 # GEMM, compute and optimizer figures; on 2 ranks also the allreduce alone, after the GEMMs and
 # overlapped with them, and MPI_Allreduce on a plain buffer (bench checks first that the
-# non-blocking and the node-aware sums add the ranks' values).
+# non-blocking and the node-aware sums add the ranks' values); for an MLP the floor (GEMMs on the
+# network's buffers + optimizer) and, with --sample-batch, sgemm at the sampling GEMMs.
 # Speed itself is never asserted here: only that every figure is there, positive and finite.
+# Then make bench's verdicts (scripts/bench.py) on made-up figures: each target met, out of reach
+# (the measured ceiling below it) or not met, as the figures say.
 set -eu
+SRC=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TMPDIR_TEST"
 args="--data-dim 2 --width 32 --depth 2 --batch 64 --seconds 0.3"
-$MPIRUN -np 1 "$FMTRAIN" bench $args >one.txt
+$MPIRUN -np 1 "$FMTRAIN" bench $args --sample-batch 128 >one.txt
 $MPIRUN -np 2 "$FMTRAIN" bench $args >two.txt
 $MPIRUN -np 2 "$FMTRAIN" bench --model unet --image 1,8,8 --channels 8 --mult 1,2 --blocks 1 --groups 4 \
     --temb 8 --batch 4 --seconds 0.3 >unet.txt
@@ -18,7 +22,10 @@ def figures(path):
     return {k: float(v) for k, v in re.findall(r"^bench (\S+) (\S+)$", open(path).read(), re.M)}
 base = ["params", "flops_per_step", "gemm_gflops", "square_gflops", "compute_steps_per_s", "optim_ms", "gemm_optim_bound"]
 comm = ["allreduce_ms", "mpi_allreduce_ms", "node_ranks", "gemm_ms", "gemm_then_allreduce_ms", "gemm_overlap_allreduce_ms"]
-for path, keys, absent in (("one.txt", base, comm), ("two.txt", base + comm, []), ("unet.txt", base + comm, [])):
+floor = ["floor_ms", "floor_bound"]
+sample = ["sample_flops_per_eval", "sample_gemm_gflops"]
+for path, keys, absent in (("one.txt", base + floor + sample, comm), ("two.txt", base + comm + floor, sample),
+                           ("unet.txt", base + comm, floor + sample)):
     f = figures(path)
     bad = [k for k in keys if not (k in f and math.isfinite(f[k]) and f[k] > 0)]
     extra = [k for k in absent if k in f]
@@ -26,5 +33,38 @@ for path, keys, absent in (("one.txt", base, comm), ("two.txt", base + comm, [])
     print(f"RESULT bench {path}: {len(f)} figures; missing or not positive: {bad or 'none'}; "
           f"unexpected: {extra or 'none'}; overlap hidden {hidden:.3f}")
     ok &= not bad and not extra and math.isfinite(hidden)
+sys.exit(0 if ok else 1)
+PY
+
+# make bench's verdicts on made-up figures (no measurement): bench.py's own functions
+SRC_DIR=$SRC "$PYTHON" - <<'PY'
+import contextlib, io, os, sys
+sys.path.insert(0, os.path.join(os.environ["SRC_DIR"], "scripts"))
+import bench
+ok = True
+for value, target, ceiling, want in ((4.2, 4.0, 5.0, "met"), (3.5, 4.0, 3.8, "out of reach"),
+                                     (3.5, 4.0, 4.5, "not met"), (3.5, 4.0, None, "not met"),
+                                     (0.95, 0.95, 0.9, "met")):
+    got = bench.verdict(value, target, ceiling)
+    ok &= got == want
+    print(f"RESULT verdict({value}, {target}, {ceiling}) = {got} (want {want})")
+fm = {"steps_per_s": 100.0, "gflops": 70.0, "gemm_gflops": 100.0, "floor_ms": 8.0, "floor_bound": 0.75,
+      "sample_evals_per_s": 2e4, "sample_flops_per_eval": 1e6, "sample_gemm_gflops": 30.0,
+      "analytic_mb": 130.0, "mem_over_base_mb": 140.0}
+torch = {"steps_per_s": 40.0, "sample_evals_per_s": 1e4}
+rows = [{"config": "image MLP w1024", "threads": 1, "fm": fm, "torch": torch, "steps_ratio": 2.5, "sampling_ratio": 2.0}]
+scaling = [{"config": "image MLP w1024", "efficiency": 0.9, "pair_efficiency": 0.92}]
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    bench.print_targets(rows, scaling)
+text = out.getvalue()
+print(text)
+# steps 2.5x >= 1.4 met; 70 % of sgemm with the floor at 75 %: out of reach; sampling 2.0x met;
+# memory 140 / 130 met; weak scaling 90 % with two independent processes at 92 %: out of reach
+ok &= "3 met, 2 out of reach" in text and "not met" not in text
+for line in ("steps >= 1.4x PyTorch", "GEMM-bound: >= 80% of sgemm", "sampling >= 1.3x PyTorch",
+             "peak memory <= 1.3x analytic", "2-rank weak scaling >= 95%"):
+    ok &= line in text
+print(f"RESULT print_targets: {'as expected' if ok else 'NOT as expected'}")
 sys.exit(0 if ok else 1)
 PY

@@ -17,6 +17,11 @@
 
 #include <stddef.h>
 
+/* Around a GEMM of M x N x K: under 4 M multiply-adds it runs on the calling thread alone, where
+ * OpenBLAS's split over the threads would cost more than it gains. begin returns what end takes. */
+int fm_gemm_small_begin(size_t M, size_t N, size_t K);
+void fm_gemm_small_end(int nt);
+
 #define FM_DECLARE_LAYERS(T, S)                                                                   \
     /* out (B,NO) = in (B,NI) . w^T + b;  w is (NO,NI), b is (NO) or NULL. in has row stride ldi. */   \
     void fm_linear_forward_##S(T *out, const T *in, size_t ldi, const T *w, const T *b, size_t B,  \
