@@ -84,7 +84,9 @@ def data_args(D):
 
 
 def fm_bench(fm, name, D, H, L, B, threads, seconds, np_=1):
-    shape = ["--image", "1,28,28"] if is_unet(name) else ["--data-dim", str(D), "--sample-batch", str(MLP_SAMPLE_BATCH)]
+    shape = ["--image", "1,28,28"] if is_unet(name) else ["--data-dim", str(D)]
+    if not is_unet(name) and "--sample-batch" in run([fm, "bench", "--help"], env=mpi_env(1)):
+        shape += ["--sample-batch", str(MLP_SAMPLE_BATCH)]  # (an older fmtrain, measured for comparison, has not)
     out = run(mpirun(np_, threads) + [fm, "bench"] + shape + model_args(name, H, L) +
               ["--batch", str(B), "--seconds", str(seconds)], env=mpi_env(threads))
     return {k: float(v) for k, v in re.findall(r"^bench (\S+) (\S+)$", out, re.M)}
@@ -183,15 +185,18 @@ def print_targets(rows, scaling):
         if p and name in TARGETS:
             ceil = (1e3 / f["floor_ms"]) / p["steps_per_s"] if "floor_ms" in f else None
             lines.append((f"steps >= {TARGETS[name][thr - 1]:g}x PyTorch", name, thr, r["steps_ratio"], TARGETS[name][thr - 1],
-                          ceil, "x", "the floor's steps/s over PyTorch's"))
+                          ceil, "x", "the floor's steps/s over PyTorch's" if ceil else "no floor measured (an older fmtrain)"))
         if name in GEMM_BOUND:
             if "floor_bound" in f:
                 ceil, how = f["floor_bound"], "the floor's share of sgemm"
+            elif "gemm_optim_bound" not in f:
+                ceil, how = None, "not measured (an older fmtrain)"
             else:
                 ceil, how = None, f"GEMMs + optimizer summed: {100 * f['gemm_optim_bound']:.1f}% (the direct convolutions are not sgemm)"
             lines.append(("GEMM-bound: >= 80% of sgemm", name, thr, f["gflops"] / f["gemm_gflops"], 0.80, ceil, "%", how))
         if p:
-            ceil, how = None, "none measured (fmtrain's direct convolutions are not sgemm)"
+            ceil, how = None, ("none measured (fmtrain's direct convolutions are not sgemm)" if is_unet(name)
+                               else "not measured (an older fmtrain)")
             if "sample_gemm_gflops" in f:
                 peer = p["sample_evals_per_s"] * f["sample_flops_per_eval"] / 1e9
                 ceil = f["sample_gemm_gflops"] / peer
@@ -319,7 +324,7 @@ def main():
                         "efficiency_mpi": two_mpi["steps_per_s"] / one["steps_per_s"],
                         "efficiency_vs_pair": statistics.median(t["steps_per_s"] / p for t, p in zip(twos, pairs)),
                         "pair_efficiency": statistics.median(p / o["steps_per_s"] for o, p in zip(ones, pairs)),
-                        "overlap": {k: ov[k] for k in ("allreduce_ms", "mpi_allreduce_ms", "node_ranks", "gemm_ms",
+                        "overlap": {k: ov.get(k, float("nan")) for k in ("allreduce_ms", "mpi_allreduce_ms", "node_ranks", "gemm_ms",
                                                       "gemm_then_allreduce_ms", "gemm_overlap_allreduce_ms",
                                                       "overlap_hidden")}})
 
@@ -368,15 +373,17 @@ def main():
     for s in scaling:
         print(f"  {s['config']:16} 1 rank {s['one']['steps_per_s']:8.1f} steps/s, 2 ranks {s['two']['steps_per_s']:8.1f} "
               f"steps/s: efficiency {100 * s['efficiency']:5.1f}%, allreduce {s['two']['allreduce_pct']:.1f}% of the time "
-              f"({s['two']['imbalance_pct']:.1f}% waiting for the slower rank); "
+              f"({s['two'].get('imbalance_pct', float('nan')):.1f}% waiting for the slower rank); "
               f"2 independent {s['pair_steps_per_s']:8.1f} steps/s each ({100 * s['pair_efficiency']:5.1f}% of 1 rank): "
               f"2 ranks reach {100 * s['efficiency_vs_pair']:5.1f}% of them")
         print(f"  {'':16} with MPI_Allreduce alone (FMTRAIN_NODE_SUM=0): 2 ranks {s['two_mpi']['steps_per_s']:8.1f} steps/s: "
               f"efficiency {100 * s['efficiency_mpi']:5.1f}%, allreduce {s['two_mpi']['allreduce_pct']:.1f}% of the time "
-              f"({s['two_mpi']['imbalance_pct']:.1f}% waiting for the slower rank)")
+              f"({s['two_mpi'].get('imbalance_pct', float('nan')):.1f}% waiting for the slower rank)")
         # the run's mean step from the summary's own figures (work + waiting + collective = the wall
         # time), so that the three parts add up; the median interval above excludes the warm-up
         two = s["two"]
+        if "work_ms" not in two:  # an older fmtrain does not report it
+            continue
         t2 = two["work_ms"] / max(1e-9, 1 - two["allreduce_pct"] / 100)
         print(f"  {'':16} a 2-rank step, {t2:.3f} ms on average (median interval {1e3 / two['steps_per_s']:.3f} ms) "
               f"= each rank's work {two['work_ms']:.3f} ms (alone {1e3 / s['one']['steps_per_s']:.3f} ms, beside an "
