@@ -83,10 +83,18 @@ def data_args(D):
     return ["--data-file", FMNIST, "--data-cache-mb", "128"]  # the whole set in memory, like the peer
 
 
-def fm_bench(fm, name, D, H, L, B, threads, seconds, np_=1):
+def bench_options(fm):
+    """The options of `fmtrain bench` (an older fmtrain, measured for comparison, lacks some)."""
+    return set(re.findall(r"^  (--[a-z-]+)", run([fm, "bench", "--help"], env=mpi_env(1)), re.M))
+
+
+def fm_bench(fm, name, D, H, L, B, threads, seconds, np_=1, figures=None):
     shape = ["--image", "1,28,28"] if is_unet(name) else ["--data-dim", str(D)]
-    if not is_unet(name) and "--sample-batch" in run([fm, "bench", "--help"], env=mpi_env(1)):
-        shape += ["--sample-batch", str(MLP_SAMPLE_BATCH)]  # (an older fmtrain, measured for comparison, has not)
+    opts = bench_options(fm)
+    if not is_unet(name) and "--sample-batch" in opts:
+        shape += ["--sample-batch", str(MLP_SAMPLE_BATCH)]
+    if figures:
+        shape += ["--figures", figures]
     out = run(mpirun(np_, threads) + [fm, "bench"] + shape + model_args(name, H, L) +
               ["--batch", str(B), "--seconds", str(seconds)], env=mpi_env(threads))
     return {k: float(v) for k, v in re.findall(r"^bench (\S+) (\S+)$", out, re.M)}
@@ -182,26 +190,21 @@ def print_targets(rows, scaling):
     lines = []  # (target, config, threads, value, ceiling, fmt, how the ceiling was measured)
     for r in rows:
         f, p, name, thr = r["fm"], r.get("torch"), r["config"], r["threads"]
+        older = "not measured (an older fmtrain)"
         if p and name in TARGETS:
-            ceil = (1e3 / f["floor_ms"]) / p["steps_per_s"] if "floor_ms" in f else None
+            ceil = r.get("steps_ceiling")
             lines.append((f"steps >= {TARGETS[name][thr - 1]:g}x PyTorch", name, thr, r["steps_ratio"], TARGETS[name][thr - 1],
-                          ceil, "x", "the floor's steps/s over PyTorch's" if ceil else "no floor measured (an older fmtrain)"))
+                          ceil, "x", "the floor's steps/s over PyTorch's" if ceil else older))
         if name in GEMM_BOUND:
-            if "floor_bound" in f:
-                ceil, how = f["floor_bound"], "the floor's share of sgemm"
-            elif "gemm_optim_bound" not in f:
-                ceil, how = None, "not measured (an older fmtrain)"
-            else:
-                ceil, how = None, f"GEMMs + optimizer summed: {100 * f['gemm_optim_bound']:.1f}% (the direct convolutions are not sgemm)"
-            lines.append(("GEMM-bound: >= 80% of sgemm", name, thr, f["gflops"] / f["gemm_gflops"], 0.80, ceil, "%", how))
+            ceil, how = r.get("pct_ceiling"), "the floor's share of sgemm"
+            if ceil is None:
+                how = (f"GEMMs + optimizer summed: {100 * f['gemm_optim_bound']:.1f}% (the direct convolutions are not "
+                       f"sgemm)" if is_unet(name) and "gemm_optim_bound" in f else older)
+            lines.append(("GEMM-bound: >= 80% of sgemm", name, thr, r["pct_sgemm"], 0.80, ceil, "%", how))
         if p:
-            ceil, how = None, ("none measured (fmtrain's direct convolutions are not sgemm)" if is_unet(name)
-                               else "not measured (an older fmtrain)")
-            if "sample_gemm_gflops" in f:
-                peer = p["sample_evals_per_s"] * f["sample_flops_per_eval"] / 1e9
-                ceil = f["sample_gemm_gflops"] / peer
-                how = (f"sgemm at the sampling GEMMs over PyTorch's sampling GFLOP/s ({f['sample_gemm_gflops']:.1f} / "
-                       f"{peer:.1f}; fmtrain's {f['sample_evals_per_s'] * f['sample_flops_per_eval'] / 1e9:.1f})")
+            ceil = r.get("sampling_ceiling")
+            how = ("sgemm at the sampling GEMMs over PyTorch's sampling GFLOP/s" if ceil else
+                   "none measured (fmtrain's direct convolutions are not sgemm)" if is_unet(name) else older)
             lines.append(("sampling >= 1.3x PyTorch", name, thr, r["sampling_ratio"], 1.3, ceil, "x", how))
         if f["analytic_mb"] >= 16:  # below, a process's fixed few MB of buffers are the whole figure
             lines.append(("peak memory <= 1.3x analytic", name, thr, f["analytic_mb"] / f["mem_over_base_mb"], 1 / 1.3,
@@ -277,9 +280,16 @@ def main():
             sample_steps = 4 if unet else 20 if D == 2 else 10
             sample_batch = UNET_SAMPLE_BATCH if unet else MLP_SAMPLE_BATCH
             # fmtrain and the peer in turn, `rounds` times: each ratio is taken between neighbours
+            # each round: the sgemm reference (and the MLP's floor and sampling GEMMs) just before
+            refs = "gemm" if unet else "gemm,floor,sample"
+            per_round_ref = "--figures" in bench_options(fm)
             fms, peers = [], []
             for _ in range(rounds):
+                ref = fm_bench(fm, name, D, H, L, B, threads, max(0.5, seconds / 4), figures=refs) if per_round_ref else b
                 t = fm_train(fm, name, D, H, L, B, threads, 1, steps, rundir)
+                t["ref"] = {k: ref[k] for k in ("gemm_gflops", "floor_ms", "floor_bound", "sample_flops_per_eval",
+                                                "sample_gemm_gflops") if k in ref}
+                t["pct_sgemm"] = t["steps_per_s"] * flops / 1e9 / ref["gemm_gflops"]
                 t["sample_evals_per_s"] = fm_sample(fm, rundir, threads, sample_n, sample_steps, sample_batch)
                 fms.append(t)
                 if have_torch:
@@ -295,12 +305,23 @@ def main():
                                                                              "sample_flops_per_eval",
                                                                              "sample_gemm_gflops") if k in b}),
                    "fm_rounds": fms}
+            # the share of sgemm and the ceilings: medians over the rounds of figures measured side by side
+            row["pct_sgemm"] = statistics.median(f["pct_sgemm"] for f in fms)
+            if all("floor_bound" in f["ref"] for f in fms):
+                row["pct_ceiling"] = statistics.median(f["ref"]["floor_bound"] for f in fms)
             if have_torch:
                 row["torch"] = median_dict(peers)
                 row["torch_rounds"] = peers
                 row["steps_ratio"] = statistics.median(f["steps_per_s"] / p["steps_per_s"] for f, p in zip(fms, peers))
                 row["sampling_ratio"] = statistics.median(f["sample_evals_per_s"] / p["sample_evals_per_s"]
                                                           for f, p in zip(fms, peers))
+                if "pct_ceiling" in row:
+                    row["steps_ceiling"] = statistics.median(1e3 / f["ref"]["floor_ms"] / p["steps_per_s"]
+                                                             for f, p in zip(fms, peers))
+                if all("sample_gemm_gflops" in f["ref"] for f in fms):
+                    row["sampling_ceiling"] = statistics.median(
+                        f["ref"]["sample_gemm_gflops"] / (p["sample_evals_per_s"] * f["ref"]["sample_flops_per_eval"] / 1e9)
+                        for f, p in zip(fms, peers))
             rows.append(row)
             print(f"  measured {name}, {threads} thread(s)", file=sys.stderr)
         # weak scaling at 1 thread per rank: 1 rank (batch B) vs 2 ranks (batch 2B) vs two independent
@@ -343,7 +364,7 @@ def main():
     for r in rows:
         f, p = r["fm"], r.get("torch")
         line = (f"{r['config']:16} {r['threads']:>3} | {f['steps_per_s']:8.1f} {f['samples_per_s']:10.0f} "
-                f"{f['gflops']:7.1f} {100 * f['gflops'] / f['gemm_gflops']:5.0f}% {f['sample_evals_per_s']:9.3g} "
+                f"{f['gflops']:7.1f} {100 * r['pct_sgemm']:5.0f}% {f['sample_evals_per_s']:9.3g} "
                 f"{f['mem_over_base_mb']:7.1f} {f['analytic_mb']:8.1f} |")
         if p:
             line += (f" {p['steps_per_s']:10.1f} {p['gflops']:7.1f} {p['sample_evals_per_s']:9.3g} "

@@ -37,7 +37,7 @@
 #include "fm/rng.h"
 
 typedef struct {
-    char model[16], image[32], mult[64];
+    char model[16], image[32], mult[64], figures[96];
     long D, width, depth, temb, channels, blocks, groups, batch, sample_batch;
     double seconds;
 } BenchConfig;
@@ -59,6 +59,9 @@ static const FmOption OPTS[] = {
     {"sample-batch", FM_OPT_INT, F(sample_batch), 0, "0", 0, 1e6, 0,
      "mlp: also the sgemm rate at the forward GEMMs of this many rows (a sampler's batch; 0: not measured)"},
     {"seconds", FM_OPT_DOUBLE, F(seconds), 0, "3", 0.1, 3600, 0, "measuring time per figure"},
+    {"figures", STR(figures), "all", 0, 0, 0,
+     "the figures to measure: all, or some of gemm,square,compute,optim,floor,sample,comm (the sgemm reference "
+     "gemm always)"},
 };
 #undef F
 #undef STR
@@ -229,6 +232,24 @@ static void sample_gemm(Bench *b) {
     }
 }
 
+/* 0 if --figures is "all" or a comma-separated list of known figures, else -1 (fm_err_set). */
+static int check_figures(const char *list) {
+    static const char *const KNOWN[] = {"gemm", "square", "compute", "optim", "floor", "sample", "comm"};
+    if (!strcmp(list, "all")) return 0;
+    for (const char *p = list;;) {
+        const char *e = strchr(p, ',');
+        const int len = e ? (int)(e - p) : (int)strlen(p);
+        int ok = 0;
+        for (size_t k = 0; k < sizeof KNOWN / sizeof KNOWN[0]; k++)
+            ok |= (size_t)len == strlen(KNOWN[k]) && !strncmp(p, KNOWN[k], (size_t)len);
+        if (!ok)
+            return fm_err_set("--figures: unknown figure '%.*s' (known: all, or some of "
+                              "gemm,square,compute,optim,floor,sample,comm)", len, p);
+        if (!e) return 0;
+        p = e + 1;
+    }
+}
+
 /* The network the options describe. 0 or -1 (fm_err_set). */
 static int bench_net(FmNet *net, const BenchConfig *c) {
     memset(net, 0, sizeof *net);
@@ -260,6 +281,19 @@ static int cmp_double(const void *a, const void *b) {
  * figure alike and their ratios hold; the median interval of each. Every interval's time is the
  * slowest rank's, so all ranks run the same number of calls (fn may be collective). */
 typedef void (*BenchFn)(Bench *);
+
+/* Is `name` one of the comma-separated words of `list`? */
+static int figure_listed(const char *list, const char *name) {
+    const size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        const size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n)) return 1;
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
 static void rates(const BenchFn *fn, int n, Bench *b, double seconds, double *r) {
     enum { K = 7 };
     long reps[8];
@@ -299,6 +333,7 @@ int fm_bench_main(int argc, char **argv) {
         return FM_EXIT_OK;
     }
     FmNet *net = fm_calloc(1, sizeof *net);
+    if (!rc) rc = check_figures(cfg.figures);
     if (!rc) rc = bench_net(net, &cfg);
     if (fm_dist_agree(rc)) return free(net), FM_EXIT_USAGE;
 
@@ -337,26 +372,40 @@ int fm_bench_main(int argc, char **argv) {
         b.A[i] = (float)(fm_stream_uniform(&s) - 0.5), b.Bm[i] = (float)(fm_stream_uniform(&s) - 0.5);
 
     const double flops = fm_net_flops(net, B), sq = 2.0 * 1024 * 1024 * 1024;
-    const int mlp = net->kind == FM_MODEL_MLP;
-    const BenchFn fns[] = {gemm_step, gemm_square, compute_step, optim_step, floor_step, sample_gemm};
-    double r[6];
-    rates(fns, mlp ? (b.S ? 6 : 5) : 4, &b, cfg.seconds, r);
-    const double g = r[0], q = r[1], c = r[2], o = r[3], fl = mlp ? r[4] : 0, sg = b.S ? r[5] : 0;
-    const int ranks = fm_dist_size();
+    const int mlp = net->kind == FM_MODEL_MLP, ranks = fm_dist_size();
+    /* the figures asked for (gemm, the reference of the others, always), measured in turn */
+    enum { GEMM, SQUARE, COMPUTE, OPTIM, FLOOR, SAMPLE, NFIG };
+    static const char *const NAMES[NFIG] = {"gemm", "square", "compute", "optim", "floor", "sample"};
+    const BenchFn ALL[NFIG] = {gemm_step, gemm_square, compute_step, optim_step, floor_step, sample_gemm};
+    const int all = !strcmp(cfg.figures, "all");
+    int want[NFIG], comm_wanted = all || figure_listed(cfg.figures, "comm"), nf = 0, at[NFIG];
+    BenchFn fns[NFIG];
+    for (int k = 0; k < NFIG; k++) {
+        want[k] = k == GEMM || all || figure_listed(cfg.figures, NAMES[k]);
+        if ((k == FLOOR && !mlp) || (k == SAMPLE && !b.S)) want[k] = 0;
+        at[k] = want[k] ? nf : -1;
+        if (want[k]) fns[nf++] = ALL[k];
+    }
+    double r[NFIG];
+    rates(fns, nf, &b, cfg.seconds, r);
+#define FIG(k) (want[k] ? r[at[k]] : 0)
+    const double g = FIG(GEMM), q = FIG(SQUARE), c = FIG(COMPUTE), o = FIG(OPTIM), fl = FIG(FLOOR), sg = FIG(SAMPLE);
+#undef FIG
     double ar = 0, mpi = 0, seq = 0, ovl = 0;
-    if (ranks > 1) {
+    if (ranks > 1 && comm_wanted) {
         /* the non-blocking sum must sum: rank r contributes r + 1 to every value */
         for (size_t i = 0; i < NP + 2; i++) b.comm[i] = (float)(fm_dist_rank() + 1);
         fm_dist_isum_floats_start(b.comm, NP + 2);
         fm_dist_isum_wait();
-        const float want = (float)(ranks * (ranks + 1) / 2);
+        const float want_sum = (float)(ranks * (ranks + 1) / 2);
         for (size_t i = 0; i < NP + 2; i++)
-            FM_CHECK(b.comm[i] == want, "bench: the non-blocking allreduce gave %g at %zu, not %g", b.comm[i], i, want);
+            FM_CHECK(b.comm[i] == want_sum, "bench: the non-blocking allreduce gave %g at %zu, not %g", b.comm[i], i,
+                     want_sum);
         /* and so must the node-aware one */
         fm_dist_sum_floats(b.comm, NP + 2);
         for (size_t i = 0; i < NP + 2; i++)
-            FM_CHECK(b.comm[i] == want * (float)ranks, "bench: the node-aware sum gave %g at %zu, not %g", b.comm[i], i,
-                     want * (float)ranks);
+            FM_CHECK(b.comm[i] == want_sum * (float)ranks, "bench: the node-aware sum gave %g at %zu, not %g", b.comm[i],
+                     i, want_sum * (float)ranks);
         memset(b.comm, 0, (NP + 2) * sizeof(float));
         const BenchFn comm[] = {allreduce_step, mpi_allreduce_step, gemm_then_allreduce, gemm_overlap_allreduce};
         double rc[4];
@@ -368,20 +417,23 @@ int fm_bench_main(int argc, char **argv) {
         fm_net_describe(net, arch, sizeof arch);
         printf("model %s: %zu parameters; batch %zu: %.4g GEMM FLOPs per step\n", arch, NP, B, flops);
         printf("bench params %zu\nbench flops_per_step %.6g\n", NP, flops);
-        printf("bench gemm_gflops %.3f\nbench square_gflops %.3f\n", g * flops / 1e9, q * sq / 1e9);
-        printf("bench compute_steps_per_s %.3f\nbench compute_gflops %.3f\n", c, c * flops / 1e9);
+        printf("bench gemm_gflops %.3f\n", g * flops / 1e9);
+        if (want[SQUARE]) printf("bench square_gflops %.3f\n", q * sq / 1e9);
+        if (want[COMPUTE]) printf("bench compute_steps_per_s %.3f\nbench compute_gflops %.3f\n", c, c * flops / 1e9);
         printf("bench act_mb %.3f\n", fm_net_act_bytes(net, B) / 1e6);
         /* the optimizer's pass, and the share of the sgemm rate a step could reach if everything
          * but the GEMMs and this pass took no time: t_gemm / (t_gemm + t_optim) */
-        printf("bench optim_ms %.4f\nbench optim_gbs %.3f\n", 1e3 / o, 40.0 * (double)NP * o / 1e9);
-        printf("bench gemm_optim_bound %.4f\n", (1 / g) / (1 / g + 1 / o));
-        if (mlp) /* the floor's time against the GEMMs' at sgemm's rate: the most a step can reach */
+        if (want[OPTIM]) {
+            printf("bench optim_ms %.4f\nbench optim_gbs %.3f\n", 1e3 / o, 40.0 * (double)NP * o / 1e9);
+            printf("bench gemm_optim_bound %.4f\n", (1 / g) / (1 / g + 1 / o));
+        }
+        if (want[FLOOR]) /* the floor's time against the GEMMs' at sgemm's rate: the most a step can reach */
             printf("bench floor_ms %.4f\nbench floor_bound %.4f\n", 1e3 / fl, fl / g);
-        if (b.S) {
+        if (want[SAMPLE]) {
             const double fwd = forward_flops(&net->mlp);
             printf("bench sample_flops_per_eval %.6g\nbench sample_gemm_gflops %.3f\n", fwd, sg * fwd * (double)b.S / 1e9);
         }
-        if (ranks > 1) {
+        if (ranks > 1 && comm_wanted) {
             /* hidden: the share of the allreduce's own time that running it beside the GEMMs saves */
             printf("bench ranks %d\nbench node_ranks %d\nbench allreduce_ms %.4f\nbench mpi_allreduce_ms %.4f\n", ranks,
                    fm_dist_node_ranks(b.comm), 1e3 / ar, 1e3 / mpi);

@@ -13,6 +13,10 @@ cd "$TMPDIR_TEST"
 args="--data-dim 2 --width 32 --depth 2 --batch 64 --seconds 0.3"
 $MPIRUN -np 1 "$FMTRAIN" bench $args --sample-batch 128 >one.txt
 $MPIRUN -np 2 "$FMTRAIN" bench $args >two.txt
+$MPIRUN -np 2 "$FMTRAIN" bench $args --figures floor,sample --sample-batch 32 >some.txt
+if "$FMTRAIN" bench $args --figures floor,nonsense >bad.out 2>&1; then echo "RESULT --figures nonsense accepted"; exit 1; fi
+grep -q "unknown figure 'nonsense'" bad.out || { echo "RESULT no clear error for an unknown figure:"; cat bad.out; exit 1; }
+echo "RESULT --figures floor,nonsense: $(cat bad.out)"
 $MPIRUN -np 2 "$FMTRAIN" bench --model unet --image 1,8,8 --channels 8 --mult 1,2 --blocks 1 --groups 4 \
     --temb 8 --batch 4 --seconds 0.3 >unet.txt
 "$PYTHON" - <<'PY'
@@ -24,8 +28,10 @@ base = ["params", "flops_per_step", "gemm_gflops", "square_gflops", "compute_ste
 comm = ["allreduce_ms", "mpi_allreduce_ms", "node_ranks", "gemm_ms", "gemm_then_allreduce_ms", "gemm_overlap_allreduce_ms"]
 floor = ["floor_ms", "floor_bound"]
 sample = ["sample_flops_per_eval", "sample_gemm_gflops"]
+only = ["params", "flops_per_step", "gemm_gflops"] + floor + sample
 for path, keys, absent in (("one.txt", base + floor + sample, comm), ("two.txt", base + comm + floor, sample),
-                           ("unet.txt", base + comm, floor + sample)):
+                           ("unet.txt", base + comm, floor + sample),
+                           ("some.txt", only, comm + ["square_gflops", "compute_steps_per_s", "optim_ms"])):
     f = figures(path)
     bad = [k for k in keys if not (k in f and math.isfinite(f[k]) and f[k] > 0)]
     extra = [k for k in absent if k in f]
@@ -48,11 +54,10 @@ for value, target, ceiling, want in ((4.2, 4.0, 5.0, "met"), (3.5, 4.0, 3.8, "ou
     got = bench.verdict(value, target, ceiling)
     ok &= got == want
     print(f"RESULT verdict({value}, {target}, {ceiling}) = {got} (want {want})")
-fm = {"steps_per_s": 100.0, "gflops": 70.0, "gemm_gflops": 100.0, "floor_ms": 8.0, "floor_bound": 0.75,
-      "sample_evals_per_s": 2e4, "sample_flops_per_eval": 1e6, "sample_gemm_gflops": 30.0,
-      "analytic_mb": 130.0, "mem_over_base_mb": 140.0}
+fm = {"steps_per_s": 100.0, "gflops": 70.0, "gemm_gflops": 100.0, "analytic_mb": 130.0, "mem_over_base_mb": 140.0}
 torch = {"steps_per_s": 40.0, "sample_evals_per_s": 1e4}
-rows = [{"config": "image MLP w1024", "threads": 1, "fm": fm, "torch": torch, "steps_ratio": 2.5, "sampling_ratio": 2.0}]
+rows = [{"config": "image MLP w1024", "threads": 1, "fm": fm, "torch": torch, "steps_ratio": 2.5, "sampling_ratio": 2.0,
+         "pct_sgemm": 0.70, "pct_ceiling": 0.75, "steps_ceiling": 3.1, "sampling_ceiling": 2.4}]
 scaling = [{"config": "image MLP w1024", "efficiency": 0.9, "pair_efficiency": 0.92}]
 out = io.StringIO()
 with contextlib.redirect_stdout(out):
