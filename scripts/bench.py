@@ -203,8 +203,8 @@ def print_targets(rows, scaling):
             lines.append(("GEMM-bound: >= 80% of sgemm", name, thr, r["pct_sgemm"], 0.80, ceil, "%", how))
         if p:
             ceil = r.get("sampling_ceiling")
-            how = ("sgemm at the sampling GEMMs over PyTorch's sampling GFLOP/s" if ceil else
-                   "none measured (fmtrain's direct convolutions are not sgemm)" if is_unet(name) else older)
+            how = (older if not ceil else "the cores' FMA peak over PyTorch's sampling GFLOP/s (forward FLOPs)"
+                   if is_unet(name) else "sgemm at the sampling GEMMs over PyTorch's sampling GFLOP/s")
             lines.append(("sampling >= 1.3x PyTorch", name, thr, r["sampling_ratio"], 1.3, ceil, "x", how))
         if f["analytic_mb"] >= 16:  # below, a process's fixed few MB of buffers are the whole figure
             lines.append(("peak memory <= 1.3x analytic", name, thr, f["analytic_mb"] / f["mem_over_base_mb"], 1 / 1.3,
@@ -281,14 +281,14 @@ def main():
             sample_batch = UNET_SAMPLE_BATCH if unet else MLP_SAMPLE_BATCH
             # fmtrain and the peer in turn, `rounds` times: each ratio is taken between neighbours
             # each round: the sgemm reference (and the MLP's floor and sampling GEMMs) just before
-            refs = "gemm" if unet else "gemm,floor,sample"
+            refs = "gemm,peak" if unet else "gemm,floor,sample"
             per_round_ref = "--figures" in bench_options(fm)
             fms, peers = [], []
             for _ in range(rounds):
                 ref = fm_bench(fm, name, D, H, L, B, threads, max(0.5, seconds / 4), figures=refs) if per_round_ref else b
                 t = fm_train(fm, name, D, H, L, B, threads, 1, steps, rundir)
                 t["ref"] = {k: ref[k] for k in ("gemm_gflops", "floor_ms", "floor_bound", "sample_flops_per_eval",
-                                                "sample_gemm_gflops") if k in ref}
+                                                "sample_gemm_gflops", "peak_gflops") if k in ref}
                 t["pct_sgemm"] = t["steps_per_s"] * flops / 1e9 / ref["gemm_gflops"]
                 t["sample_evals_per_s"] = fm_sample(fm, rundir, threads, sample_n, sample_steps, sample_batch)
                 fms.append(t)
@@ -303,7 +303,8 @@ def main():
                                                         **{k: b[k] for k in ("optim_ms", "optim_gbs", "gemm_optim_bound",
                                                                              "floor_ms", "floor_bound",
                                                                              "sample_flops_per_eval",
-                                                                             "sample_gemm_gflops") if k in b}),
+                                                                             "sample_gemm_gflops", "peak_gflops")
+                                                           if k in b}),
                    "fm_rounds": fms}
             # the share of sgemm and the ceilings: medians over the rounds of figures measured side by side
             row["pct_sgemm"] = statistics.median(f["pct_sgemm"] for f in fms)
@@ -318,9 +319,11 @@ def main():
                 if "pct_ceiling" in row:
                     row["steps_ceiling"] = statistics.median(1e3 / f["ref"]["floor_ms"] / p["steps_per_s"]
                                                              for f, p in zip(fms, peers))
-                if all("sample_gemm_gflops" in f["ref"] for f in fms):
+                # sampling: the MLP's forward GEMMs at sgemm's rate, the U-Net's forward FLOPs at the FMA peak
+                key = "sample_gemm_gflops" if not unet else "peak_gflops"
+                if all(key in f["ref"] and "sample_flops_per_eval" in f["ref"] for f in fms):
                     row["sampling_ceiling"] = statistics.median(
-                        f["ref"]["sample_gemm_gflops"] / (p["sample_evals_per_s"] * f["ref"]["sample_flops_per_eval"] / 1e9)
+                        f["ref"][key] / (p["sample_evals_per_s"] * f["ref"]["sample_flops_per_eval"] / 1e9)
                         for f, p in zip(fms, peers))
             rows.append(row)
             print(f"  measured {name}, {threads} thread(s)", file=sys.stderr)
@@ -385,10 +388,12 @@ def main():
                      f"{100 * f['floor_bound']:4.1f}% of sgemm")
         if "sample_gemm_gflops" in f:
             line += f"; sampling's sgemm {f['sample_gemm_gflops']:6.1f}"
+        if "peak_gflops" in f:
+            line += f"; FMA peak {f['peak_gflops']:6.1f}"
         print(line)
     print("  (floor: the MLP step with only its GEMMs, on the network's own buffers, and its optimizer's pass, run as\n"
           "  the step runs them: the fastest a training step of this design can be; sampling's sgemm: the rate at the\n"
-          "  forward GEMMs of a sampling batch)")
+          "  forward GEMMs of a sampling batch; FMA peak: fused multiply-adds alone in the widest registers, on every thread)")
     print("\nweak scaling, 1 thread per rank, same batch per rank (and against two independent 1-rank processes run\n"
           "at once, which share the machine as two ranks do but do not communicate):")
     for s in scaling:

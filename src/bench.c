@@ -17,11 +17,15 @@
  *            zeroed first; no bias, SiLU, time embedding, loss or draws. The share of the sgemm
  *            rate this floor reaches is the most a training step can reach;
  *   sample   (MLP, --sample-batch N) the sgemm rate at the forward GEMMs of a sampling batch of
- *            N rows, the ceiling of a sampler's network evaluations.
+ *            N rows, the ceiling of a sampler's network evaluations;
+ *   peak     the cores' FMA peak (independent fused multiply-adds in the widest registers the CPU
+ *            has, on every thread): no kernel computes faster, so a network's forward FLOPs at
+ *            this rate bound its sampling (the U-Net's ceiling, whose convolutions are not sgemm).
  * Each figure is the median over 7 timed intervals of about --seconds/7 each, after a warm-up.
  * Lines "bench KEY VALUE" are for scripts/bench.py; FLOPs are GEMM FLOPs (2 per multiply-add). */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
+#include <immintrin.h>
 #include <omp.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -60,8 +64,8 @@ static const FmOption OPTS[] = {
      "mlp: also the sgemm rate at the forward GEMMs of this many rows (a sampler's batch; 0: not measured)"},
     {"seconds", FM_OPT_DOUBLE, F(seconds), 0, "3", 0.1, 3600, 0, "measuring time per figure"},
     {"figures", STR(figures), "all", 0, 0, 0,
-     "the figures to measure: all, or some of gemm,square,compute,optim,floor,sample,comm (the sgemm reference "
-     "gemm always)"},
+     "the figures to measure: all, or some of gemm,square,compute,optim,floor,sample,peak,comm (the sgemm "
+     "reference gemm always)"},
 };
 #undef F
 #undef STR
@@ -212,11 +216,76 @@ static void floor_step(Bench *b) {
     optim_step(b);
 }
 
+/* The FMA peak: 12 independent chains of fused multiply-adds (enough to cover the latency of two
+ * FMA pipes), `iters` rounds; returns a sum of the chains so that the work is kept. FLOPs:
+ * 2 x 12 x lanes x iters. */
+#define PEAK_CHAINS 12
+__attribute__((target("avx512f"))) static float fma_chains_avx512(long iters) {
+    const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+    __m512 a[PEAK_CHAINS];
+    for (int j = 0; j < PEAK_CHAINS; j++) a[j] = _mm512_set1_ps((float)j);
+    for (long i = 0; i < iters; i++) {
+        #pragma GCC unroll 12 /* the chains in registers */
+        for (int j = 0; j < PEAK_CHAINS; j++) a[j] = _mm512_fmadd_ps(a[j], m, c);
+    }
+    for (int j = 1; j < PEAK_CHAINS; j++) a[0] = _mm512_add_ps(a[0], a[j]);
+    return _mm512_reduce_add_ps(a[0]);
+}
+
+__attribute__((target("avx2,fma"))) static float fma_chains_avx2(long iters) {
+    const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
+    __m256 a[PEAK_CHAINS];
+    for (int j = 0; j < PEAK_CHAINS; j++) a[j] = _mm256_set1_ps((float)j);
+    for (long i = 0; i < iters; i++) {
+        #pragma GCC unroll 12
+        for (int j = 0; j < PEAK_CHAINS; j++) a[j] = _mm256_fmadd_ps(a[j], m, c);
+    }
+    float out[8];
+    for (int j = 1; j < PEAK_CHAINS; j++) a[0] = _mm256_add_ps(a[0], a[j]);
+    _mm256_storeu_ps(out, a[0]);
+    return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
+}
+
+/* FMA lanes of this CPU's widest registers: 16 (AVX-512), 8 (AVX2 + FMA), 0 (no peak measured). */
+static int fma_lanes(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") ? 16 : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 8 : 0;
+}
+
+#define PEAK_ITERS 65536L
+static volatile float peak_sink;
+static void peak_step(Bench *b) {
+    (void)b;
+    const int lanes = fma_lanes();
+    #pragma omp parallel
+    {
+        const float v = lanes == 16 ? fma_chains_avx512(PEAK_ITERS) : fma_chains_avx2(PEAK_ITERS);
+        if (v == 12345.0f) peak_sink = v; /* never true: keeps the result used */
+    }
+}
+
 /* GEMM FLOPs of one row's forward pass (one network evaluation). */
 static double forward_flops(const FmMlp *n) {
     double f = 0;
     for (size_t l = 0; l <= n->L; l++)
         f += 2.0 * (double)(l ? n->H : n->D + n->E) * (double)(l < n->L ? n->H : n->D);
+    return f;
+}
+
+/* Multiply-add FLOPs of one sample's forward pass through the network (convolutions and linear
+ * layers; fm_net_flops counts the forward pass and both gradients). */
+static double net_forward_flops(const FmNet *net) {
+    if (net->kind == FM_MODEL_MLP) return forward_flops(&net->mlp);
+    const FmUnet *u = &net->unet;
+    double f = 0;
+    for (int k = 0; k < u->nops; k++) {
+        const FmOp *op = &u->ops[k];
+        if (op->kind == FM_OP_CONV)
+            f += 2.0 * (double)op->conv.Co * (double)(op->conv.Ci * op->conv.K * op->conv.K) *
+                 (double)(op->conv.Ho * op->conv.Wo);
+        else if (op->kind == FM_OP_LINEAR)
+            f += 2.0 * (double)u->bufs[op->in0].C * (double)u->bufs[op->out].C;
+    }
     return f;
 }
 
@@ -234,7 +303,7 @@ static void sample_gemm(Bench *b) {
 
 /* 0 if --figures is "all" or a comma-separated list of known figures, else -1 (fm_err_set). */
 static int check_figures(const char *list) {
-    static const char *const KNOWN[] = {"gemm", "square", "compute", "optim", "floor", "sample", "comm"};
+    static const char *const KNOWN[] = {"gemm", "square", "compute", "optim", "floor", "sample", "peak", "comm"};
     if (!strcmp(list, "all")) return 0;
     for (const char *p = list;;) {
         const char *e = strchr(p, ',');
@@ -244,7 +313,7 @@ static int check_figures(const char *list) {
             ok |= (size_t)len == strlen(KNOWN[k]) && !strncmp(p, KNOWN[k], (size_t)len);
         if (!ok)
             return fm_err_set("--figures: unknown figure '%.*s' (known: all, or some of "
-                              "gemm,square,compute,optim,floor,sample,comm)", len, p);
+                              "gemm,square,compute,optim,floor,sample,peak,comm)", len, p);
         if (!e) return 0;
         p = e + 1;
     }
@@ -374,15 +443,15 @@ int fm_bench_main(int argc, char **argv) {
     const double flops = fm_net_flops(net, B), sq = 2.0 * 1024 * 1024 * 1024;
     const int mlp = net->kind == FM_MODEL_MLP, ranks = fm_dist_size();
     /* the figures asked for (gemm, the reference of the others, always), measured in turn */
-    enum { GEMM, SQUARE, COMPUTE, OPTIM, FLOOR, SAMPLE, NFIG };
-    static const char *const NAMES[NFIG] = {"gemm", "square", "compute", "optim", "floor", "sample"};
-    const BenchFn ALL[NFIG] = {gemm_step, gemm_square, compute_step, optim_step, floor_step, sample_gemm};
+    enum { GEMM, SQUARE, COMPUTE, OPTIM, FLOOR, SAMPLE, PEAK, NFIG };
+    static const char *const NAMES[NFIG] = {"gemm", "square", "compute", "optim", "floor", "sample", "peak"};
+    const BenchFn ALL[NFIG] = {gemm_step, gemm_square, compute_step, optim_step, floor_step, sample_gemm, peak_step};
     const int all = !strcmp(cfg.figures, "all");
     int want[NFIG], comm_wanted = all || figure_listed(cfg.figures, "comm"), nf = 0, at[NFIG];
     BenchFn fns[NFIG];
     for (int k = 0; k < NFIG; k++) {
         want[k] = k == GEMM || all || figure_listed(cfg.figures, NAMES[k]);
-        if ((k == FLOOR && !mlp) || (k == SAMPLE && !b.S)) want[k] = 0;
+        if ((k == FLOOR && !mlp) || (k == SAMPLE && !b.S) || (k == PEAK && !fma_lanes())) want[k] = 0;
         at[k] = want[k] ? nf : -1;
         if (want[k]) fns[nf++] = ALL[k];
     }
@@ -390,6 +459,7 @@ int fm_bench_main(int argc, char **argv) {
     rates(fns, nf, &b, cfg.seconds, r);
 #define FIG(k) (want[k] ? r[at[k]] : 0)
     const double g = FIG(GEMM), q = FIG(SQUARE), c = FIG(COMPUTE), o = FIG(OPTIM), fl = FIG(FLOOR), sg = FIG(SAMPLE);
+    const double pk = FIG(PEAK);
 #undef FIG
     double ar = 0, mpi = 0, seq = 0, ovl = 0;
     if (ranks > 1 && comm_wanted) {
@@ -429,10 +499,12 @@ int fm_bench_main(int argc, char **argv) {
         }
         if (want[FLOOR]) /* the floor's time against the GEMMs' at sgemm's rate: the most a step can reach */
             printf("bench floor_ms %.4f\nbench floor_bound %.4f\n", 1e3 / fl, fl / g);
-        if (want[SAMPLE]) {
-            const double fwd = forward_flops(&net->mlp);
-            printf("bench sample_flops_per_eval %.6g\nbench sample_gemm_gflops %.3f\n", fwd, sg * fwd * (double)b.S / 1e9);
-        }
+        if (want[SAMPLE] || want[PEAK]) printf("bench sample_flops_per_eval %.6g\n", net_forward_flops(net));
+        if (want[SAMPLE])
+            printf("bench sample_gemm_gflops %.3f\n", sg * net_forward_flops(net) * (double)b.S / 1e9);
+        if (want[PEAK])
+            printf("bench peak_gflops %.3f\nbench peak_lanes %d\n",
+                   pk * (double)threads * 2.0 * PEAK_CHAINS * fma_lanes() * (double)PEAK_ITERS / 1e9, fma_lanes());
         if (ranks > 1 && comm_wanted) {
             /* hidden: the share of the allreduce's own time that running it beside the GEMMs saves */
             printf("bench ranks %d\nbench node_ranks %d\nbench allreduce_ms %.4f\nbench mpi_allreduce_ms %.4f\n", ranks,
