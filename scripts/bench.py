@@ -22,6 +22,7 @@ in turn. Writes the tables to stdout and every figure to OUT/bench.json.
 usage: bench.py [--fmtrain build/fmtrain] [--out runs/bench] [--seconds 4] [--rounds 3] [--quick] [--only NAME]
 """
 import argparse
+import functools
 import json
 import os
 import re
@@ -83,6 +84,7 @@ def data_args(D):
     return ["--data-file", FMNIST, "--data-cache-mb", "128"]  # the whole set in memory, like the peer
 
 
+@functools.lru_cache(maxsize=None)
 def bench_options(fm):
     """The options of `fmtrain bench` (an older fmtrain, measured for comparison, lacks some)."""
     return set(re.findall(r"^  (--[a-z-]+)", run([fm, "bench", "--help"], env=mpi_env(1)), re.M))

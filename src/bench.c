@@ -264,31 +264,6 @@ static void peak_step(Bench *b) {
     }
 }
 
-/* GEMM FLOPs of one row's forward pass (one network evaluation). */
-static double forward_flops(const FmMlp *n) {
-    double f = 0;
-    for (size_t l = 0; l <= n->L; l++)
-        f += 2.0 * (double)(l ? n->H : n->D + n->E) * (double)(l < n->L ? n->H : n->D);
-    return f;
-}
-
-/* Multiply-add FLOPs of one sample's forward pass through the network (convolutions and linear
- * layers; fm_net_flops counts the forward pass and both gradients). */
-static double net_forward_flops(const FmNet *net) {
-    if (net->kind == FM_MODEL_MLP) return forward_flops(&net->mlp);
-    const FmUnet *u = &net->unet;
-    double f = 0;
-    for (int k = 0; k < u->nops; k++) {
-        const FmOp *op = &u->ops[k];
-        if (op->kind == FM_OP_CONV)
-            f += 2.0 * (double)op->conv.Co * (double)(op->conv.Ci * op->conv.K * op->conv.K) *
-                 (double)(op->conv.Ho * op->conv.Wo);
-        else if (op->kind == FM_OP_LINEAR)
-            f += 2.0 * (double)u->bufs[op->in0].C * (double)u->bufs[op->out].C;
-    }
-    return f;
-}
-
 /* The forward GEMMs of one network evaluation of S rows (a sampler's batch). */
 static void sample_gemm(Bench *b) {
     const FmMlp *n = &b->net->mlp;
@@ -301,22 +276,28 @@ static void sample_gemm(Bench *b) {
     }
 }
 
-/* 0 if --figures is "all" or a comma-separated list of known figures, else -1 (fm_err_set). */
-static int check_figures(const char *list) {
-    static const char *const KNOWN[] = {"gemm", "square", "compute", "optim", "floor", "sample", "peak", "comm"};
-    if (!strcmp(list, "all")) return 0;
-    for (const char *p = list;;) {
+/* The figures --figures can name; gemm, the reference of the others, is always measured. */
+enum { GEMM, SQUARE, COMPUTE, OPTIM, FLOOR, SAMPLE, PEAK, COMM, NFIG };
+static const char *const FIGURE_NAMES[NFIG] = {"gemm", "square", "compute", "optim", "floor", "sample", "peak", "comm"};
+
+/* want[k] = 1 for each figure the comma-separated list names (every one for "all"). 0, or -1
+ * (fm_err_set) for an unknown name. */
+static int parse_figures(const char *list, int *want) {
+    const int all = !strcmp(list, "all");
+    for (int k = 0; k < NFIG; k++) want[k] = all || k == GEMM;
+    for (const char *p = list; !all;) {
         const char *e = strchr(p, ',');
-        const int len = e ? (int)(e - p) : (int)strlen(p);
-        int ok = 0;
-        for (size_t k = 0; k < sizeof KNOWN / sizeof KNOWN[0]; k++)
-            ok |= (size_t)len == strlen(KNOWN[k]) && !strncmp(p, KNOWN[k], (size_t)len);
-        if (!ok)
+        const size_t len = e ? (size_t)(e - p) : strlen(p);
+        int k = 0;
+        while (k < NFIG && !(strlen(FIGURE_NAMES[k]) == len && !strncmp(p, FIGURE_NAMES[k], len))) k++;
+        if (k == NFIG)
             return fm_err_set("--figures: unknown figure '%.*s' (known: all, or some of "
-                              "gemm,square,compute,optim,floor,sample,peak,comm)", len, p);
-        if (!e) return 0;
+                              "gemm,square,compute,optim,floor,sample,peak,comm)", (int)len, p);
+        want[k] = 1;
+        if (!e) break;
         p = e + 1;
     }
+    return 0;
 }
 
 /* The network the options describe. 0 or -1 (fm_err_set). */
@@ -344,25 +325,13 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Calls per second of each of the n functions fn[k] (0 = not measured), into r[k]: each is
- * calibrated so that an interval takes about `seconds`/7, then the 7 intervals of all of them run
- * in turn (fn[0], fn[1], ..., fn[0], ...), so that a slow phase of a shared machine weighs on every
- * figure alike and their ratios hold; the median interval of each. Every interval's time is the
- * slowest rank's, so all ranks run the same number of calls (fn may be collective). */
 typedef void (*BenchFn)(Bench *);
 
-/* Is `name` one of the comma-separated words of `list`? */
-static int figure_listed(const char *list, const char *name) {
-    const size_t n = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *e = strchr(p, ',');
-        const size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n && !strncmp(p, name, n)) return 1;
-        if (!e) break;
-        p = e + 1;
-    }
-    return 0;
-}
+/* Calls per second of each of the n functions fn[k], into r[k]: each is calibrated so that an
+ * interval takes about `seconds`/7, then the 7 intervals of all of them run in turn (fn[0],
+ * fn[1], ..., fn[0], ...), so that a slow phase of a shared machine weighs on every figure alike
+ * and their ratios hold; the median interval of each. Every interval's time is the slowest
+ * rank's, so all ranks run the same number of calls (fn may be collective). */
 static void rates(const BenchFn *fn, int n, Bench *b, double seconds, double *r) {
     enum { K = 7 };
     long reps[8];
@@ -402,7 +371,8 @@ int fm_bench_main(int argc, char **argv) {
         return FM_EXIT_OK;
     }
     FmNet *net = fm_calloc(1, sizeof *net);
-    if (!rc) rc = check_figures(cfg.figures);
+    int want[NFIG];
+    if (!rc) rc = parse_figures(cfg.figures, want);
     if (!rc) rc = bench_net(net, &cfg);
     if (fm_dist_agree(rc)) return free(net), FM_EXIT_USAGE;
 
@@ -442,27 +412,23 @@ int fm_bench_main(int argc, char **argv) {
 
     const double flops = fm_net_flops(net, B), sq = 2.0 * 1024 * 1024 * 1024;
     const int mlp = net->kind == FM_MODEL_MLP, ranks = fm_dist_size();
-    /* the figures asked for (gemm, the reference of the others, always), measured in turn */
-    enum { GEMM, SQUARE, COMPUTE, OPTIM, FLOOR, SAMPLE, PEAK, NFIG };
-    static const char *const NAMES[NFIG] = {"gemm", "square", "compute", "optim", "floor", "sample", "peak"};
-    const BenchFn ALL[NFIG] = {gemm_step, gemm_square, compute_step, optim_step, floor_step, sample_gemm, peak_step};
-    const int all = !strcmp(cfg.figures, "all");
-    int want[NFIG], comm_wanted = all || figure_listed(cfg.figures, "comm"), nf = 0, at[NFIG];
-    BenchFn fns[NFIG];
-    for (int k = 0; k < NFIG; k++) {
-        want[k] = k == GEMM || all || figure_listed(cfg.figures, NAMES[k]);
+    /* the figures asked for (and that apply here), measured in turn */
+    const BenchFn ALL[COMM] = {gemm_step, gemm_square, compute_step, optim_step, floor_step, sample_gemm, peak_step};
+    int nf = 0, at[COMM];
+    BenchFn fns[COMM];
+    for (int k = 0; k < COMM; k++) {
         if ((k == FLOOR && !mlp) || (k == SAMPLE && !b.S) || (k == PEAK && !fma_lanes())) want[k] = 0;
         at[k] = want[k] ? nf : -1;
         if (want[k]) fns[nf++] = ALL[k];
     }
-    double r[NFIG];
+    double r[COMM];
     rates(fns, nf, &b, cfg.seconds, r);
 #define FIG(k) (want[k] ? r[at[k]] : 0)
     const double g = FIG(GEMM), q = FIG(SQUARE), c = FIG(COMPUTE), o = FIG(OPTIM), fl = FIG(FLOOR), sg = FIG(SAMPLE);
     const double pk = FIG(PEAK);
 #undef FIG
     double ar = 0, mpi = 0, seq = 0, ovl = 0;
-    if (ranks > 1 && comm_wanted) {
+    if (ranks > 1 && want[COMM]) {
         /* the non-blocking sum must sum: rank r contributes r + 1 to every value */
         for (size_t i = 0; i < NP + 2; i++) b.comm[i] = (float)(fm_dist_rank() + 1);
         fm_dist_isum_floats_start(b.comm, NP + 2);
@@ -499,13 +465,13 @@ int fm_bench_main(int argc, char **argv) {
         }
         if (want[FLOOR]) /* the floor's time against the GEMMs' at sgemm's rate: the most a step can reach */
             printf("bench floor_ms %.4f\nbench floor_bound %.4f\n", 1e3 / fl, fl / g);
-        if (want[SAMPLE] || want[PEAK]) printf("bench sample_flops_per_eval %.6g\n", net_forward_flops(net));
+        if (want[SAMPLE] || want[PEAK]) printf("bench sample_flops_per_eval %.6g\n", fm_net_forward_flops(net, 1));
         if (want[SAMPLE])
-            printf("bench sample_gemm_gflops %.3f\n", sg * net_forward_flops(net) * (double)b.S / 1e9);
+            printf("bench sample_gemm_gflops %.3f\n", sg * fm_net_forward_flops(net, 1) * (double)b.S / 1e9);
         if (want[PEAK])
             printf("bench peak_gflops %.3f\nbench peak_lanes %d\n",
                    pk * (double)threads * 2.0 * PEAK_CHAINS * fma_lanes() * (double)PEAK_ITERS / 1e9, fma_lanes());
-        if (ranks > 1 && comm_wanted) {
+        if (ranks > 1 && want[COMM]) {
             /* hidden: the share of the allreduce's own time that running it beside the GEMMs saves */
             printf("bench ranks %d\nbench node_ranks %d\nbench allreduce_ms %.4f\nbench mpi_allreduce_ms %.4f\n", ranks,
                    fm_dist_node_ranks(b.comm), 1e3 / ar, 1e3 / mpi);

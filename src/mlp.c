@@ -63,13 +63,21 @@ void fm_mlp_init_params(const FmMlp *net, float *params, uint64_t seed) {
     }
 }
 
+/* Multiply-adds of layer l for one row: inputs x outputs. */
+static double layer_macs(const FmMlp *net, size_t l) {
+    return (l ? (double)net->H : (double)(net->D + net->E)) * (l < net->L ? (double)net->H : (double)net->D);
+}
+
 double fm_mlp_flops(const FmMlp *net, size_t B) {
     /* forward 2 B I O per layer; backward dW 2 B I O and dX 2 B I O (not for fc0) */
     double f = 0;
-    for (size_t l = 0; l <= net->L; l++) {
-        double in = l ? (double)net->H : (double)(net->D + net->E), out = l < net->L ? (double)net->H : (double)net->D;
-        f += 2.0 * (double)B * in * out * (l ? 3 : 2);
-    }
+    for (size_t l = 0; l <= net->L; l++) f += 2.0 * (double)B * layer_macs(net, l) * (l ? 3 : 2);
+    return f;
+}
+
+double fm_mlp_forward_flops(const FmMlp *net, size_t B) {
+    double f = 0;
+    for (size_t l = 0; l <= net->L; l++) f += 2.0 * (double)B * layer_macs(net, l);
     return f;
 }
 

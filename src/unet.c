@@ -285,18 +285,24 @@ void fm_unet_init_params(const FmUnet *u, float *params, uint64_t seed) {
     }
 }
 
+/* Multiply-adds of one sample's forward pass through op (convolutions and linear layers). */
+static double op_macs(const FmUnet *u, const FmOp *op) {
+    if (op->kind == FM_OP_CONV)
+        return (double)op->conv.Co * (double)(op->conv.Ci * op->conv.K * op->conv.K) * (double)(op->conv.Ho * op->conv.Wo);
+    if (op->kind == FM_OP_LINEAR) return (double)u->bufs[op->in0].C * (double)u->bufs[op->out].C;
+    return 0;
+}
+
 double fm_unet_flops(const FmUnet *u, size_t B) {
     double f = 0;
-    for (int k = 0; k < u->nops; k++) {
-        const FmOp *op = &u->ops[k];
-        double mac = 0;
-        if (op->kind == FM_OP_CONV)
-            mac = (double)op->conv.Co * (double)(op->conv.Ci * op->conv.K * op->conv.K) * (double)(op->conv.Ho * op->conv.Wo);
-        else if (op->kind == FM_OP_LINEAR)
-            mac = (double)u->bufs[op->in0].C * (double)u->bufs[op->out].C;
-        /* forward, weight gradient, input gradient (none for the ops reading x or the embedding) */
-        f += 2.0 * (double)B * mac * (op->in0 <= 1 ? 2 : 3);
-    }
+    /* forward, weight gradient, input gradient (none for the ops reading x or the embedding) */
+    for (int k = 0; k < u->nops; k++) f += 2.0 * (double)B * op_macs(u, &u->ops[k]) * (u->ops[k].in0 <= 1 ? 2 : 3);
+    return f;
+}
+
+double fm_unet_forward_flops(const FmUnet *u, size_t B) {
+    double f = 0;
+    for (int k = 0; k < u->nops; k++) f += 2.0 * (double)B * op_macs(u, &u->ops[k]);
     return f;
 }
 

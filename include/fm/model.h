@@ -62,6 +62,8 @@ void fm_mlp_init_params(const FmMlp *net, float *params, uint64_t seed);
 
 /* FLOPs of one forward + backward pass for B rows (2 per multiply-add, GEMMs only). */
 double fm_mlp_flops(const FmMlp *net, size_t B);
+/* FLOPs of the forward pass alone for B rows (GEMMs only). */
+double fm_mlp_forward_flops(const FmMlp *net, size_t B);
 
 /* Activations for up to m rows (allocated once; nothing is allocated in the step). */
 #define FM_DECLARE_MLP(T, S)                                                                       \

@@ -26,6 +26,8 @@ const FmParamTable *fm_net_table(const FmNet *n);
 void fm_net_init_params(const FmNet *n, float *params, uint64_t seed);
 /* FLOPs of one forward + backward pass for B rows (GEMMs only). */
 double fm_net_flops(const FmNet *n, size_t B);
+/* FLOPs of the forward pass alone (one network evaluation of B rows). */
+double fm_net_forward_flops(const FmNet *n, size_t B);
 /* One line describing the architecture, e.g. "mlp: width 256, depth 3". */
 void fm_net_describe(const FmNet *n, char *buf, size_t size);
 

@@ -87,6 +87,8 @@ void fm_unet_init_params(const FmUnet *u, float *params, uint64_t seed);
 
 /* FLOPs of one forward + backward pass for B samples (2 per multiply-add, GEMMs only). */
 double fm_unet_flops(const FmUnet *u, size_t B);
+/* FLOPs of the forward pass alone for B samples. */
+double fm_unet_forward_flops(const FmUnet *u, size_t B);
 
 /* Bytes of activations, gradients, statistics and scratch for m samples and `threads` threads. */
 double fm_unet_act_bytes(const FmUnet *u, size_t m, size_t threads);
