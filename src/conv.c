@@ -9,6 +9,7 @@
 
 #include "conv_direct.h"
 #include "fm/common.h"
+#include "fm/layers.h"
 #include "vec.h"
 
 int fm_conv_dims(FmConvDims *d, size_t Ci, size_t H, size_t W, size_t Co, size_t K, size_t stride, size_t pad) {

@@ -285,14 +285,20 @@ VEC_TARGETS static void FN(gn_forward_group)(T *y, const T *x, T *mean, T *rstd,
     }
 }
 
-void FN(fm_groupnorm_forward)(T *out, T *mean, T *rstd, const T *in, const T *gamma, const T *beta, size_t B, size_t C,
-                              size_t HW, size_t G, double eps) {
+void FN(fm_groupnorm_forward_act)(T *out, T *mean, T *rstd, const T *in, const T *gamma, const T *beta, size_t B,
+                                  size_t C, size_t HW, size_t G, double eps, int silu) {
     const size_t Cg = C / G, len = Cg * HW;
     #pragma omp parallel for schedule(static) if (B * C * HW > 65536)
     for (size_t ng = 0; ng < B * G; ng++) {
         const size_t c0 = (ng % G) * Cg;
         FN(gn_forward_group)(out + ng * len, in + ng * len, mean + ng, rstd + ng, gamma + c0, beta + c0, Cg, HW, eps);
+        if (silu) FN(fm_silu_forward)(out + ng * len, out + ng * len, len);
     }
+}
+
+void FN(fm_groupnorm_forward)(T *out, T *mean, T *rstd, const T *in, const T *gamma, const T *beta, size_t B, size_t C,
+                              size_t HW, size_t G, double eps) {
+    FN(fm_groupnorm_forward_act)(out, mean, rstd, in, gamma, beta, B, C, HW, G, eps, 0);
 }
 
 /* With xhat = (x - mean) rstd and dxhat = dout gamma, over each group:

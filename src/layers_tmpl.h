@@ -144,6 +144,10 @@ VEC_CLONES static void FN(silu_bwd_bias_kernel)(T *restrict da, T *restrict db, 
 
 #define SILU_CHUNK 16384
 void FN(fm_silu_forward)(T *h, const T *a, size_t n) {
+    if (n <= SILU_CHUNK) { /* no parallel region (also called inside one, per group, by GroupNorm) */
+        FN(silu_fwd_kernel)(h, a, n);
+        return;
+    }
     #pragma omp parallel for schedule(static) if (n > 4 * SILU_CHUNK)
     for (size_t c = 0; c < n; c += SILU_CHUNK) FN(silu_fwd_kernel)(h + c, a + c, n - c < SILU_CHUNK ? n - c : SILU_CHUNK);
 }

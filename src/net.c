@@ -33,18 +33,23 @@ void fm_net_describe(const FmNet *n, char *buf, size_t size) {
              u->C, u->H, u->W, u->ch, mult, u->blocks, u->groups, u->E);
 }
 
-void fm_net_acts_init(FmNetActs *a, const FmNet *n, size_t m) {
+static void acts_init(FmNetActs *a, const FmNet *n, size_t m, int forward_only) {
     memset(a, 0, sizeof *a);
     a->net = n;
     a->m = m;
     if (n->kind == FM_MODEL_MLP) {
         fm_mlp_acts_init_f(&a->mlp, &n->mlp, m);
+        a->mlp.forward_only = forward_only; /* the MLP keeps no exp(-a) for a backward pass */
         a->out = a->mlp.out, a->dout = a->mlp.dout;
     } else {
-        fm_unet_acts_init_f(&a->unet, &n->unet, m);
+        if (forward_only) fm_unet_acts_init_forward_f(&a->unet, &n->unet, m);
+        else fm_unet_acts_init_f(&a->unet, &n->unet, m);
         a->out = a->unet.out, a->dout = a->unet.dout;
     }
 }
+
+void fm_net_acts_init(FmNetActs *a, const FmNet *n, size_t m) { acts_init(a, n, m, 0); }
+void fm_net_acts_init_forward(FmNetActs *a, const FmNet *n, size_t m) { acts_init(a, n, m, 1); }
 
 void fm_net_acts_free(FmNetActs *a) {
     if (!a || !a->net) return;

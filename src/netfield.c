@@ -19,8 +19,7 @@ void fm_netfield_init(FmNetField *nf, const FmNet *net, const float *w, FmPred o
     nf->objective = objective;
     nf->sched = *sched;
     nf->probes = 1;
-    fm_net_acts_init(&nf->acts, net, m);
-    nf->acts.mlp.forward_only = 1; /* evaluations only: the MLP keeps no exp(-a) for a backward pass */
+    fm_net_acts_init_forward(&nf->acts, net, m); /* evaluations; a divergence asks for more (fm_net_divfield) */
     nf->tbuf = fm_malloc_floats(m);
     nf->pred = fm_malloc_floats(m * net->D);
     nf->v = fm_malloc_floats(m * net->D);
@@ -58,6 +57,10 @@ void fm_net_field(float *u, float *s, const float *x, const double *t, size_t n,
 void fm_net_divfield(float *u, double *div, const float *x, const double *t, size_t n, void *ctx) {
     FmNetField *nf = ctx;
     const size_t D = nf->net->D, m = nf->acts.m;
+    if (nf->net->kind == FM_MODEL_UNET && nf->acts.unet.forward_only) { /* the U-Net's J^T v runs backward */
+        fm_net_acts_free(&nf->acts);
+        fm_net_acts_init(&nf->acts, nf->net, m);
+    }
     for (size_t off = 0; off < n; off += m) {
         size_t rows = n - off < m ? n - off : m;
         const float *xr = x + off * D;

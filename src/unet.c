@@ -45,7 +45,7 @@ static int new_buf(Builder *bd, size_t C, size_t H, size_t W) {
         bd->err = fm_err_set("U-Net too large: more than %d buffers", FM_UNET_MAX_BUFS);
         return -1;
     }
-    u->bufs[u->nbufs] = (FmBuf){C, H, W, u->act_floats, (size_t)-1};
+    u->bufs[u->nbufs] = (FmBuf){C, H, W, u->act_floats, (size_t)-1, 0};
     u->act_floats += C * H * W;
     return u->nbufs++;
 }
@@ -119,7 +119,7 @@ static int simple(Builder *bd, FmOpKind kind, int a, int b, size_t C, size_t H, 
 static int in_place(Builder *bd, FmOpKind kind, int a, int b) {
     int o = new_buf(bd, 0, 0, 0);
     if (o < 0) return -1;
-    bd->u->bufs[o] = (FmBuf){BUF(a).C, BUF(a).H, BUF(a).W, BUF(a).off, (size_t)-1};
+    bd->u->bufs[o] = (FmBuf){BUF(a).C, BUF(a).H, BUF(a).W, BUF(a).off, (size_t)-1, 0};
     return add_op(bd, (FmOp){.kind = kind, .in0 = a, .in1 = b, .out = o, .w = -1, .b = -1, .inplace = 1});
 }
 
@@ -197,6 +197,44 @@ static void share_gradients(FmUnet *u) {
     }
 }
 
+/* The forward-only arena: walking the ops forwards, a buffer is live from its producer to its last
+ * reader; an op's output takes a free slot (best fit) before its inputs' slots are freed, since the
+ * ops do not write over their inputs, except in place: where the output is its input's memory (ADD,
+ * ADDCH), and here also a SiLU that reads its input last (elementwise, and fused with a GroupNorm
+ * before it: fm_unet_forward). */
+static void share_forward(FmUnet *u) {
+    size_t off[FM_UNET_MAX_BUFS], size[FM_UNET_MAX_BUFS];
+    int busy[FM_UNET_MAX_BUFS], nslots = 0, slot_of[FM_UNET_MAX_BUFS];
+    u->fwd_floats = 0;
+    for (int i = 0; i < u->nbufs; i++) slot_of[i] = -1;
+    for (int k = -2; k < u->nops; k++) {
+        const FmOp *op = k >= 0 ? &u->ops[k] : NULL;
+        const int b = op ? op->out : k + 2; /* first x (0) and the embedding (1), written before the ops */
+        const int inplace = op && (op->inplace || (op->kind == FM_OP_SILU && u->last_use[op->in0] == k));
+        if (inplace) {
+            slot_of[b] = slot_of[op->in0];
+        } else {
+            const size_t n = (u->bufs[b].C * u->bufs[b].H * u->bufs[b].W + 15) / 16 * 16; /* 64-byte aligned slots */
+            int best = -1;
+            for (int s = 0; s < nslots; s++)
+                if (!busy[s] && size[s] >= n && (best < 0 || size[s] < size[best])) best = s;
+            if (best < 0) {
+                best = nslots++;
+                off[best] = u->fwd_floats;
+                size[best] = n;
+                u->fwd_floats += n;
+            }
+            busy[best] = 1;
+            slot_of[b] = best;
+        }
+        u->bufs[b].foff = off[slot_of[b]];
+        if (!op) continue;
+        const int ins[2] = {op->in0, op->in1};
+        for (int j = 0; j < 2; j++) /* freed after their last reader (in place: the slot passed on) */
+            if (ins[j] >= 0 && u->last_use[ins[j]] == k && !(j == 0 && inplace)) busy[slot_of[ins[j]]] = 0;
+    }
+}
+
 int fm_unet_init(FmUnet *u, const FmUnetShape *sh) {
     memset(u, 0, sizeof *u);
     if (!sh->C || !sh->H || !sh->W) return fm_err_set("the U-Net needs images (C x H x W); got %zu x %zu x %zu", sh->C, sh->H, sh->W);
@@ -267,6 +305,7 @@ int fm_unet_init(FmUnet *u, const FmUnetShape *sh) {
         FM_CHECK(!u->ops[k].inplace || readers[u->ops[k].in0] == 1, "unet: in-place op %d on a buffer read %d times", k,
                  readers[u->ops[k].in0]);
     share_gradients(u);
+    share_forward(u);
     return 0;
 }
 
@@ -321,6 +360,10 @@ static size_t scratch_floats(const FmUnet *u, size_t m, size_t threads) {
 double fm_unet_act_bytes(const FmUnet *u, size_t m, size_t threads) {
     return 4.0 * ((double)m * (double)(u->act_floats + u->grad_floats + 2 * u->stat_floats) +
                   (double)scratch_floats(u, m, threads));
+}
+
+double fm_unet_forward_bytes(const FmUnet *u, size_t m, size_t threads) {
+    return 4.0 * ((double)m * (double)(u->fwd_floats + 2 * u->stat_floats) + (double)scratch_floats(u, m, threads));
 }
 
 #define T float

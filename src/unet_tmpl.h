@@ -7,19 +7,24 @@
 #define ACTS CAT(FmUnetActs, S)
 #define ALLOC(n) ((T *)fm_malloc_aligned((n), sizeof(T)))
 
-void FN(fm_unet_acts_init)(ACTS *a, const FmUnet *u, size_t m) {
+static void FN(acts_init)(ACTS *a, const FmUnet *u, size_t m, int forward_only) {
     memset(a, 0, sizeof *a);
     a->m = m;
     a->threads = (size_t)omp_get_max_threads();
-    a->act = ALLOC(m * u->act_floats);
-    a->grad = ALLOC(m * u->grad_floats);
+    a->forward_only = forward_only;
+    a->act = ALLOC(m * (forward_only ? u->fwd_floats : u->act_floats));
     a->mean = ALLOC(m * u->stat_floats + 1);
     a->rstd = ALLOC(m * u->stat_floats + 1);
     a->scratch = ALLOC(scratch_floats(u, m, a->threads) + 1);
-    a->out = a->act + m * u->bufs[u->out_buf].off;
+    a->out = a->act + m * (forward_only ? u->bufs[u->out_buf].foff : u->bufs[u->out_buf].off);
+    if (forward_only) return;
+    a->grad = ALLOC(m * u->grad_floats);
     a->dout = a->grad + m * u->bufs[u->out_buf].goff;
     a->dx = a->grad + m * u->bufs[0].goff;
 }
+
+void FN(fm_unet_acts_init)(ACTS *a, const FmUnet *u, size_t m) { FN(acts_init)(a, u, m, 0); }
+void FN(fm_unet_acts_init_forward)(ACTS *a, const FmUnet *u, size_t m) { FN(acts_init)(a, u, m, 1); }
 
 void FN(fm_unet_acts_free)(ACTS *a) {
     if (!a || !a->act) return;
@@ -27,7 +32,7 @@ void FN(fm_unet_acts_free)(ACTS *a) {
     a->act = NULL;
 }
 
-#define ACT(i) (a->act + a->m * u->bufs[i].off)
+#define ACT(i) (a->act + a->m * (a->forward_only ? u->bufs[i].foff : u->bufs[i].off))
 #define GRAD(i) (a->grad + a->m * u->bufs[i].goff)
 #define SIZE(i) (u->bufs[i].C * u->bufs[i].H * u->bufs[i].W)
 #define PW(p, i) ((p) + u->table.t[i].off)
@@ -47,10 +52,18 @@ void FN(fm_unet_forward)(const FmUnet *u, const T *params, ACTS *a, const T *x, 
         case FM_OP_CONV:
             FN(fm_conv2d_forward)(out, in, PW(params, op->w), PW(params, op->b), a->scratch, B, &op->conv, 0);
             break;
-        case FM_OP_GN:
-            FN(fm_groupnorm_forward)(out, a->mean + a->m * op->stat, a->rstd + a->m * op->stat, in, PW(params, op->w),
-                                     PW(params, op->b), B, bi->C, bi->H * bi->W, op->G, 1e-5);
+        case FM_OP_GN: {
+            /* forward alone: a SiLU that takes the output in place (share_forward) is applied by
+             * the GroupNorm, on each group while it is in cache */
+            const FmOp *next = k + 1 < u->nops ? op + 1 : NULL;
+            const int silu = a->forward_only && next && next->kind == FM_OP_SILU && next->in0 == op->out &&
+                             u->bufs[next->out].foff == u->bufs[op->out].foff;
+            FN(fm_groupnorm_forward_act)(out, a->mean + a->m * op->stat, a->rstd + a->m * op->stat, in,
+                                         PW(params, op->w), PW(params, op->b), B, bi->C, bi->H * bi->W, op->G, 1e-5,
+                                         silu);
+            k += silu;
             break;
+        }
         case FM_OP_SILU: FN(fm_silu_forward)(out, in, B * SIZE(op->in0)); break;
         case FM_OP_LINEAR:
             FN(fm_linear_forward)(out, in, bi->C, PW(params, op->w), PW(params, op->b), B, bi->C, bo->C);
@@ -66,6 +79,7 @@ void FN(fm_unet_forward)(const FmUnet *u, const T *params, ACTS *a, const T *x, 
 }
 
 void FN(fm_unet_backward)(const FmUnet *u, const T *params, T *grads, ACTS *a, size_t B, int need_dx) {
+    FM_CHECK(!a->forward_only, "unet backward: the activations were allocated for forward passes only");
     for (int k = u->nops; k-- > 0;) {
         const FmOp *op = &u->ops[k];
         const FmBuf *bi = &u->bufs[op->in0], *bo = &u->bufs[op->out];

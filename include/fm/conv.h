@@ -56,6 +56,10 @@ const char *fm_conv_direct_name(int level);
     void fm_groupnorm_forward_##S(T *out, T *mean, T *rstd, const T *in, const T *gamma,          \
                                   const T *beta, size_t B, size_t C, size_t HW, size_t G,         \
                                   double eps);                                                    \
+    /* The same, and with silu, out = silu(GroupNorm(in)) (for forward passes alone). */          \
+    void fm_groupnorm_forward_act_##S(T *out, T *mean, T *rstd, const T *in, const T *gamma,      \
+                                      const T *beta, size_t B, size_t C, size_t HW, size_t G,     \
+                                      double eps, int silu);                                      \
     /* work: scratch of 2 B C values. */                                                          \
     void fm_groupnorm_backward_##S(T *din, T *dgamma, T *dbeta, const T *dout, const T *in,       \
                                    const T *mean, const T *rstd, const T *gamma, T *work,         \

@@ -41,6 +41,9 @@ typedef struct {
 
 /* Activations for up to m rows (allocated once; nothing is allocated in forward or backward). */
 void fm_net_acts_init(FmNetActs *a, const FmNet *n, size_t m);
+/* The same for forward passes alone (no fm_net_backward, no fm_net_quadform for the U-Net): the
+ * MLP keeps nothing for a backward pass, the U-Net reuses buffers once read (fm_unet_acts_init_forward). */
+void fm_net_acts_init_forward(FmNetActs *a, const FmNet *n, size_t m);
 void fm_net_acts_free(FmNetActs *a);
 /* Bytes fm_net_acts_init allocates for m rows. */
 double fm_net_act_bytes(const FmNet *n, size_t m);

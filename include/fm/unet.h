@@ -49,6 +49,7 @@ typedef struct {
     size_t C, H, W; /* per-sample shape (vectors: H = W = 1) */
     size_t off;     /* per-sample offset in the activation arena: the buffer is (m, C, H, W) at act + m off */
     size_t goff;    /* same in the gradient arena; (size_t)-1 = no gradient kept */
+    size_t foff;    /* same in the forward-only arena, where buffers share memory once read for the last time */
 } FmBuf;
 
 typedef struct {
@@ -65,6 +66,7 @@ typedef struct {
     int nbufs, out_buf;
     int last_use[FM_UNET_MAX_BUFS]; /* the last op reading each buffer (-1: none) */
     size_t act_floats, grad_floats, stat_floats; /* per sample */
+    size_t fwd_floats;                           /* per sample: the forward-only arena */
 } FmUnet;
 
 typedef struct {
@@ -90,18 +92,24 @@ double fm_unet_flops(const FmUnet *u, size_t B);
 /* FLOPs of the forward pass alone for B samples. */
 double fm_unet_forward_flops(const FmUnet *u, size_t B);
 
-/* Bytes of activations, gradients, statistics and scratch for m samples and `threads` threads. */
+/* Bytes of activations, gradients, statistics and scratch for m samples and `threads` threads;
+ * and of the forward-only activations (fm_unet_acts_init_forward) with statistics and scratch. */
 double fm_unet_act_bytes(const FmUnet *u, size_t m, size_t threads);
+double fm_unet_forward_bytes(const FmUnet *u, size_t m, size_t threads);
 
 #define FM_DECLARE_UNET(T, S)                                                                     \
     typedef struct {                                                                              \
         size_t m, threads; /* capacity in samples; OpenMP threads the scratch is sized for */     \
+        int forward_only;  /* fm_unet_acts_init_forward: no backward pass, buffers reused */      \
         T *act, *grad, *mean, *rstd, *scratch;                                                    \
         T *out;  /* (m, D) view: the prediction */                                                \
         T *dout; /* (m, D) view: gradient of the loss w.r.t. out (set by the caller) */           \
         T *dx;   /* (m, D) view: gradient w.r.t. the input (fm_unet_vjp) */                        \
     } FmUnetActs_##S;                                                                             \
     void fm_unet_acts_init_##S(FmUnetActs_##S *a, const FmUnet *u, size_t m);                     \
+    /* For evaluations alone: each buffer's memory is reused once its last reader has run (a few \
+     * buffers' worth, which stay in cache, where the full arena holds every activation). */    \
+    void fm_unet_acts_init_forward_##S(FmUnetActs_##S *a, const FmUnet *u, size_t m);             \
     void fm_unet_acts_free_##S(FmUnetActs_##S *a);                                                \
     /* out = net(x (B,D), t (B)); B <= a->m. */                                                   \
     void fm_unet_forward_##S(const FmUnet *u, const T *params, FmUnetActs_##S *a, const T *x,      \
