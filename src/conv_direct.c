@@ -74,6 +74,11 @@ int fm_conv_direct_backward_ok(const FmConvDims *d) { /* the input gradient */
     return shape_ok(d) && d->Ci % TILE_CO == 0 && fm_conv_direct_available();
 }
 
+int fm_conv_direct_pointwise_ok(const FmConvDims *d) {
+    return d->K == 1 && d->stride == 1 && d->pad == 0 && d->Co % TILE_CO == 0 &&
+           fm_conv_direct_available() >= FM_CONV_DIRECT_AVX512;
+}
+
 int fm_conv_direct_weights_ok(const FmConvDims *d) {
     return shape_ok(d) && d->Co % TILE_CO == 0 && fm_conv_direct_available() >= FM_CONV_DIRECT_AVX2;
 }
@@ -243,6 +248,61 @@ __attribute__((target("avx512f"))) static void dw_tile_512(float *dwp, const flo
         }
 }
 
+/* The 1 x 1 convolution's tile, on a sample's planes as they are (no padding, no grid): y[c][q ..
+ * q + 48) for c < 8 (row stride N) (+)= b[c] + sum over ci < Ci of wp[ci 8 + c] X[ci N + q], the
+ * positions from n on masked off (loads and stores). */
+__attribute__((target("avx512f"))) static void tile1(float *y, const float *X, size_t N, const float *wp,
+                                                     const float *b, size_t Ci, size_t q, int accumulate) {
+    const size_t n = N - q;
+    const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1),
+                    m1 = n >= 32 ? 0xffff : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1),
+                    m2 = n >= 48 ? 0xffff : n <= 32 ? 0 : (__mmask16)((1u << (n - 32)) - 1);
+    __m512 a[TILE_CO][3];
+#pragma GCC unroll 8
+    for (int c = 0; c < TILE_CO; c++)
+#pragma GCC unroll 3
+        for (int v = 0; v < 3; v++) a[c][v] = _mm512_setzero_ps();
+    for (size_t ci = 0; ci < Ci; ci++) {
+        const float *p = X + ci * N + q;
+        const __m512 x0 = _mm512_maskz_loadu_ps(m0, p), x1 = _mm512_maskz_loadu_ps(m1, p + 16),
+                     x2 = _mm512_maskz_loadu_ps(m2, p + 32);
+        const float *ww = wp + ci * TILE_CO;
+#pragma GCC unroll 8
+        for (int c = 0; c < TILE_CO; c++) {
+            const __m512 wv = _mm512_set1_ps(ww[c]);
+            a[c][0] = _mm512_fmadd_ps(wv, x0, a[c][0]);
+            a[c][1] = _mm512_fmadd_ps(wv, x1, a[c][1]);
+            a[c][2] = _mm512_fmadd_ps(wv, x2, a[c][2]);
+        }
+    }
+    const __mmask16 m[3] = {m0, m1, m2};
+#pragma GCC unroll 8
+    for (int c = 0; c < TILE_CO; c++) {
+        const __m512 bc = _mm512_set1_ps(b ? b[c] : 0.0f);
+#pragma GCC unroll 3
+        for (int v = 0; v < 3; v++) {
+            float *yy = y + c * N + q + 16 * (size_t)v;
+            __m512 r = _mm512_add_ps(a[c][v], bc);
+            if (accumulate) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m[v], yy));
+            _mm512_mask_storeu_ps(yy, m[v], r);
+        }
+    }
+}
+
+void fm_conv_direct_pointwise(float *out, const float *in, const float *w, const float *b, float *wp, size_t B,
+                              const FmConvDims *d, int accumulate) {
+    const size_t Ci = d->Ci, Co = d->Co, N = d->H * d->W, nb = Co / TILE_CO;
+    for (size_t cb = 0; cb < nb; cb++) /* wp[cb][ci][k] = w[cb 8 + k][ci] */
+        for (size_t ci = 0; ci < Ci; ci++)
+            for (size_t k = 0; k < TILE_CO; k++) wp[(cb * Ci + ci) * TILE_CO + k] = w[(cb * TILE_CO + k) * Ci + ci];
+    #pragma omp parallel for schedule(static) if (B > 1)
+    for (size_t s = 0; s < B; s++)
+        for (size_t cb = 0; cb < nb; cb++)
+            for (size_t q = 0; q < N; q += TILE_Q)
+                tile1(out + (s * Co + cb * TILE_CO) * N, in + s * Ci * N, N, wp + cb * Ci * TILE_CO,
+                      b ? b + cb * TILE_CO : NULL, Ci, q, accumulate);
+}
+
 /* P (C planes of PS floats) = the padded layout of x (gn, C, H, W); only borders and tail are zeroed */
 static void to_grid(float *P, const float *x, size_t gn, size_t C, size_t H, size_t W, size_t PS) {
     const size_t Wp = W + 1, used = (gn * (H + 1) + 1) * Wp; /* the samples' rows and the zero row after them */
@@ -407,6 +467,10 @@ void fm_conv_direct_backward(float *din, float *dw, float *db, const float *dout
 void fm_conv_direct_forward(float *out, const float *in, const float *w, const float *b, float *scratch, size_t per,
                             size_t B, const FmConvDims *d, int accumulate) {
     (void)out, (void)in, (void)w, (void)b, (void)scratch, (void)per, (void)B, (void)d, (void)accumulate;
+}
+void fm_conv_direct_pointwise(float *out, const float *in, const float *w, const float *b, float *wp, size_t B,
+                              const FmConvDims *d, int accumulate) {
+    (void)out, (void)in, (void)w, (void)b, (void)wp, (void)B, (void)d, (void)accumulate;
 }
 void fm_conv_direct_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                              float *scratch, size_t per, size_t B, const FmConvDims *d) {

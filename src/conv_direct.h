@@ -12,6 +12,8 @@
 int fm_conv_direct_forward_ok(const FmConvDims *d);
 int fm_conv_direct_weights_ok(const FmConvDims *d);
 int fm_conv_direct_backward_ok(const FmConvDims *d);
+/* 1 x 1, stride 1, no padding, Co a multiple of 8, and AVX-512 (fm_conv_direct_pointwise). */
+int fm_conv_direct_pointwise_ok(const FmConvDims *d);
 /* Scratch floats: per thread (a group of samples' padded input and output gradient, output
  * grid and partial gradients), and after the threads' shares, the packed kernel. */
 size_t fm_conv_direct_per_thread(const FmConvDims *d);
@@ -20,6 +22,10 @@ size_t fm_conv_direct_shared(const FmConvDims *d);
 /* As fm_conv2d_forward_f; per = the per-thread share of scratch (>= fm_conv_direct_per_thread). */
 void fm_conv_direct_forward(float *out, const float *in, const float *w, const float *b, float *scratch, size_t per,
                             size_t B, const FmConvDims *d, int accumulate);
+/* As fm_conv2d_forward_f for a 1 x 1 convolution, in register tiles of 8 output channels x 48
+ * positions of a sample's planes as they are; wp: Co Ci floats of scratch for the packed kernel. */
+void fm_conv_direct_pointwise(float *out, const float *in, const float *w, const float *b, float *wp, size_t B,
+                              const FmConvDims *d, int accumulate);
 /* din += dL/din (where din is not NULL: fm_conv_direct_backward_ok), dw += dL/dw and db += dL/db
  * (where not NULL: fm_conv_direct_weights_ok) from dout. */
 void fm_conv_direct_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,

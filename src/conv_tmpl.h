@@ -132,6 +132,10 @@ void FN(fm_conv2d_forward)(T *out, const T *in, const T *w, const T *b, T *scrat
         fm_conv_direct_forward(out, in, w, b, scratch, per, B, d, accumulate);
         return;
     }
+    if (fm_conv_direct_pointwise_ok(d)) { /* the packed kernel where the flipped one goes (fm_conv_scratch) */
+        fm_conv_direct_pointwise(out, in, w, b, scratch + (size_t)omp_get_max_threads() * per, B, d, accumulate);
+        return;
+    }
 #endif
     #pragma omp parallel for schedule(static) if (ngroups > 1)
     for (size_t q = 0; q < ngroups; q++) {

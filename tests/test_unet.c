@@ -135,11 +135,11 @@ static double rel_worst(const float *f, const double *d, size_t n) {
     for (size_t k = 0; k < n; k++) w = fmax(w, fabs((double)f[k] - d[k]));
     return w / (scale > 0 ? scale : 1);
 }
-static void test_conv_float(size_t B, size_t Ci, size_t H, size_t W, size_t Co, int level) {
+static void test_conv_float(size_t B, size_t Ci, size_t H, size_t W, size_t Co, size_t K, int level) {
     FmConvDims d;
-    T_CHECK(fm_conv_dims(&d, Ci, H, W, Co, 3, 1, 1) == 0, "conv dims");
+    T_CHECK(fm_conv_dims(&d, Ci, H, W, Co, K, 1, (K - 1) / 2) == 0, "conv dims");
     const int was = fm_conv_direct_enable(level), direct = fm_conv_direct_available();
-    const size_t nin = B * Ci * H * W, nw = Co * Ci * 9, nout = B * Co * H * W, th = (size_t)omp_get_max_threads();
+    const size_t nin = B * Ci * H * W, nw = Co * Ci * K * K, nout = B * Co * H * W, th = (size_t)omp_get_max_threads();
     double *in = dalloc(nin), *w = dalloc(nw), *b = dalloc(Co), *g = dalloc(nout), *out = dalloc(nout), *din = dalloc(nin),
            *dw = dalloc(nw), *db = dalloc(Co), *sd = dalloc(fm_conv_scratch(&d, th));
     float *fin = falloc(nin), *fw = falloc(nw), *fb = falloc(Co), *fg = falloc(nout), *fout = falloc(nout),
@@ -159,15 +159,16 @@ static void test_conv_float(size_t B, size_t Ci, size_t H, size_t W, size_t Co, 
     const double eo = rel_worst(fout, out, nout), ei = rel_worst(fdin, din, nin), ew = rel_worst(fdw, dw, nw),
                  eb = rel_worst(fdb, db, Co);
     const double worst = fmax(fmax(eo, ei), fmax(ew, eb));
-    const int fwd = direct && Co % 8 == 0, bwd = direct && Ci % 8 == 0;
+    /* which kernels run (conv_direct.c): 3 x 3 direct at either level where the channels allow;
+     * 1 x 1 forward direct with AVX-512 */
+    const int fwd = Co % 8 == 0 && (K == 3 ? direct : direct >= FM_CONV_DIRECT_AVX512);
+    const int bwd = K == 3 && direct && Ci % 8 == 0, wgt = K == 3 && direct && Co % 8 == 0;
     const char *name = fm_conv_direct_name(direct);
     T_CHECK(level == 0 || direct == level, "direct level %d in use, %d asked", direct, level);
-    T_CHECK(worst < 1e-5, "float conv %zu->%zu on %zux%zu, B %zu, %d threads (direct %s): worst error %.3g relative to the largest value",
-            Ci, Co, H, W, B, (int)th, name, worst);
-    printf("float conv %3zu->%-3zu %2zux%-2zu B %2zu, %zu th (%s fwd, %s din, %s dw): out %.1e, din %.1e, dw %.1e, db %.1e\n",
-           Ci, Co, H, W, B, th, fwd ? name : "im2col", bwd ? name : "im2col",
-           !fwd ? "im2col" : name, eo,
-           ei, ew, eb);
+    T_CHECK(worst < 1e-5, "float conv %zux%zu %zu->%zu on %zux%zu, B %zu, %d threads (direct %s): worst error %.3g relative to the largest value",
+            K, K, Ci, Co, H, W, B, (int)th, name, worst);
+    printf("float conv %zux%zu %3zu->%-3zu %2zux%-2zu B %2zu, %zu th (%s fwd, %s din, %s dw): out %.1e, din %.1e, dw %.1e, db %.1e\n",
+           K, K, Ci, Co, H, W, B, th, fwd ? name : "GEMM", bwd ? name : "GEMM", wgt ? name : "GEMM", eo, ei, ew, eb);
     fm_conv_direct_enable(was);
     free(in), free(w), free(b), free(g), free(out), free(din), free(dw), free(db), free(sd);
     free(fin), free(fw), free(fb), free(fg), free(fout), free(fdin), free(fdw), free(fdb), free(sf);
@@ -528,17 +529,27 @@ int main(void) {
                                     {2, 24, 33, 32, 8}};
         for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
             const size_t *s = shapes[k];
-            test_conv_float(s[0], s[1], s[2], s[3], s[4], level);
+            test_conv_float(s[0], s[1], s[2], s[3], s[4], 3, level);
+        }
+        /* 1 x 1 (the U-Net's skip connections): planes of whole tiles (28 x 28 = 16 tiles + 16
+         * positions), short ones (45 positions: one masked tile), Co not a multiple of 8 (GEMM) */
+        const size_t points[][5] = {{5, 64, 28, 28, 32}, {7, 128, 14, 14, 64}, {3, 96, 7, 7, 64},
+                                    {2, 8, 5, 9, 16},    {3, 24, 4, 8, 8},      {4, 64, 28, 28, 12}};
+        for (size_t k = 0; k < sizeof points / sizeof points[0]; k++) {
+            const size_t *s = points[k];
+            test_conv_float(s[0], s[1], s[2], s[3], s[4], 1, level);
         }
         omp_set_num_threads(2); /* groups spread over threads, each on its share of the scratch */
-        test_conv_float(9, 32, 14, 14, 32, level);
+        test_conv_float(9, 32, 14, 14, 32, 3, level);
+        test_conv_float(9, 64, 14, 14, 32, 1, level);
         omp_set_num_threads(1);
     }
     if (fm_conv_direct_cpu() < FM_CONV_DIRECT_AVX512)
         printf("SKIP AVX-512 convolution kernels: this CPU has %s\n",
                fm_conv_direct_cpu() ? "AVX2 + FMA only" : "neither AVX-512F nor AVX2 + FMA (the float convolutions use im2col + GEMM)");
-    test_conv_float(5, 32, 28, 28, 32, FM_CONV_DIRECT_OFF);
-    test_conv_float(7, 64, 14, 14, 64, FM_CONV_DIRECT_OFF);
+    test_conv_float(5, 32, 28, 28, 32, 3, FM_CONV_DIRECT_OFF);
+    test_conv_float(7, 64, 14, 14, 64, 3, FM_CONV_DIRECT_OFF);
+    test_conv_float(5, 64, 28, 28, 32, 1, FM_CONV_DIRECT_OFF);
     test_conv(2, 32, 32, 2, 3, 2, 1); /* strided, 256 pixels out: groups of 4 */
     test_groupnorm();
     test_elementwise();
