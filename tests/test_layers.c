@@ -66,6 +66,44 @@ static void test_linear(void) {
     T_CHECK(acc < 1e-12, "linear backward must accumulate into dw, db (err %.3g)", acc);
 }
 
+/* The float linear layer against the double one, at shapes that exercise the small GEMMs' tiles
+ * (8 rows x 32 columns: row and column tails, N under 16 and between 16 and 32, the inner
+ * dimension odd), the toy MLP's (256 x 64 x 34, 64 x 64) and one past the small-GEMM size
+ * (OpenBLAS); with a row stride of the input larger than its width (ldi), and the backward
+ * accumulating into dw and db. Relative to the largest value of each output. */
+static void test_linear_float(size_t B, size_t NI, size_t NO, size_t ldi) {
+    double *in = calloc(B * ldi, sizeof *in), *w = calloc(NO * NI, sizeof *w), *b = calloc(NO, sizeof *b),
+           *g = calloc(B * NO, sizeof *g), *out = calloc(B * NO, sizeof *out), *din = calloc(B * NI, sizeof *din),
+           *dw = calloc(NO * NI, sizeof *dw), *db = calloc(NO, sizeof *db);
+    float *fin = calloc(B * ldi, sizeof *fin), *fw = calloc(NO * NI, sizeof *fw), *fb = calloc(NO, sizeof *fb),
+          *fg = calloc(B * NO, sizeof *fg), *fout = calloc(B * NO, sizeof *fout), *fdin = calloc(B * NI, sizeof *fdin),
+          *fdw = calloc(NO * NI, sizeof *fdw), *fdb = calloc(NO, sizeof *fdb);
+    fill(in, B * ldi, 1), fill(w, NO * NI, 0.5), fill(b, NO, 0.5), fill(g, B * NO, 1);
+    /* the double reference computes on the float values; dw and db start non-zero (accumulation) */
+    for (size_t k = 0; k < B * ldi; k++) fin[k] = (float)in[k], in[k] = fin[k];
+    for (size_t k = 0; k < NO * NI; k++) fw[k] = (float)w[k], w[k] = fw[k], fdw[k] = (float)(k % 3), dw[k] = fdw[k];
+    for (size_t k = 0; k < NO; k++) fb[k] = (float)b[k], b[k] = fb[k], fdb[k] = (float)(k % 2), db[k] = fdb[k];
+    for (size_t k = 0; k < B * NO; k++) fg[k] = (float)g[k], g[k] = fg[k];
+    fm_linear_forward_d(out, in, ldi, w, b, B, NI, NO);
+    fm_linear_forward_f(fout, fin, ldi, fw, fb, B, NI, NO);
+    fm_linear_backward_d(din, dw, db, g, in, ldi, w, B, NI, NO);
+    fm_linear_backward_f(fdin, fdw, fdb, fg, fin, ldi, fw, B, NI, NO);
+    struct { const float *f; const double *d; size_t n; const char *name; } sets[] = {
+        {fout, out, B * NO, "out"}, {fdin, din, B * NI, "din"}, {fdw, dw, NO * NI, "dw"}, {fdb, db, NO, "db"}};
+    double worst = 0;
+    for (int s = 0; s < 4; s++) {
+        double scale = 0, err = 0;
+        for (size_t k = 0; k < sets[s].n; k++) scale = fmax(scale, fabs(sets[s].d[k]));
+        for (size_t k = 0; k < sets[s].n; k++) err = fmax(err, fabs((double)sets[s].f[k] - sets[s].d[k]));
+        T_CHECK(err <= 1e-5 * scale, "float linear B %zu NI %zu NO %zu: %s off by %.3g (largest %.3g)", B, NI, NO,
+                sets[s].name, err, scale);
+        worst = fmax(worst, err / (scale > 0 ? scale : 1));
+    }
+    printf("float linear B %3zu NI %4zu NO %3zu (ldi %4zu) vs double: worst relative error %.1e\n", B, NI, NO, ldi, worst);
+    free(in), free(w), free(b), free(g), free(out), free(din), free(dw), free(db);
+    free(fin), free(fw), free(fb), free(fg), free(fout), free(fdin), free(fdw), free(fdb);
+}
+
 /* The float SiLU runs on a vectorised exp polynomial: compare it with the double one over
  * [-100, 100] (both tails, the clamp at |x| = 87..88, zero), and check NaN and Inf pass. */
 static void test_silu_float(void) {
@@ -281,6 +319,9 @@ static void test_mlp(size_t D, size_t E, size_t H, size_t L) {
 int main(void) {
     fm_stream_init(&g_s, 12345, 0, 0, 99);
     test_linear();
+    const size_t lin[][4] = {{256, 34, 64, 34}, {256, 64, 64, 64}, {256, 64, 2, 64}, {13, 7, 5, 9},   {9, 40, 17, 40},
+                             {17, 3, 33, 5},    {8, 32, 32, 32},   {1, 1, 1, 1},    {129, 65, 70, 70}, {256, 256, 256, 256}};
+    for (size_t k = 0; k < sizeof lin / sizeof lin[0]; k++) test_linear_float(lin[k][0], lin[k][1], lin[k][2], lin[k][3]);
     test_silu_and_sqerr();
     test_silu_float();
     test_time_embed();

@@ -1,0 +1,125 @@
+/* gemm_small.c - the linear layers' small float GEMMs in AVX-512 register tiles.
+ *
+ * At the small toy MLP's shapes (256 x 64 x 64, about 1 M multiply-adds) OpenBLAS spends much of
+ * its time packing both operands and reaches 40 % of the FMA peak (perf: 60 % of the step in its
+ * kernel, 8 % in packing). Here a tile of 8 rows x 32 columns of C lives in 16 zmm registers for
+ * the whole inner dimension: each step loads one row of B (2 vectors, the columns past N masked
+ * off) and broadcasts 8 values of A. A is read in place whichever its layout (the broadcasts take
+ * any stride), and so is B when its rows are contiguous; only B transposed (the forward pass's
+ * weight, x W^T) is packed, once per call. The inner dimension is summed in order, k = 0, 1, ...,
+ * so the result does not depend on the thread or the rank that computes it. */
+#include "gemm_small.h"
+
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "fm/common.h"
+
+#define MR 8
+#define NR 32
+#define TILES_K_MAX 512 /* a tile's row panel of B (K x 32 floats) stays within 64 kB */
+#define PACK_MAX 16384  /* B transposed is packed up to this many floats (64 kB); OpenBLAS beyond */
+
+static int have_avx512 = -1;
+
+int fm_gemm_small_available(void) {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+    if (have_avx512 < 0) {
+        const char *e = getenv("FMTRAIN_SMALL_GEMM"); /* =0: OpenBLAS for every GEMM (comparisons) */
+        __builtin_cpu_init();
+        have_avx512 = !(e && e[0] == '0' && !e[1]) && __builtin_cpu_supports("avx512f");
+    }
+    return have_avx512;
+#else
+    return 0;
+#endif
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+#include <immintrin.h>
+
+/* C[r][0 .. nr) += sum over k < K of A[r sam + k sak] B[k ldb + (0 .. nr)] for r < mr (mr a
+ * constant after inlining, nr <= 32) */
+__attribute__((target("avx512f"), always_inline)) static inline void tile(size_t mr, size_t nr, size_t K,
+                                                                          const float *A, size_t sam, size_t sak,
+                                                                          const float *B, size_t ldb, float *C,
+                                                                          size_t ldc) {
+    const __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
+    const __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+    __m512 c[MR][2];
+#pragma GCC unroll 8
+    for (size_t r = 0; r < mr; r++) c[r][0] = _mm512_setzero_ps(), c[r][1] = _mm512_setzero_ps();
+    for (size_t k = 0; k < K; k++) {
+        const float *b = B + k * ldb, *a = A + k * sak;
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+#pragma GCC unroll 8
+        for (size_t r = 0; r < mr; r++) {
+            const __m512 av = _mm512_set1_ps(a[r * sam]);
+            c[r][0] = _mm512_fmadd_ps(av, b0, c[r][0]);
+            c[r][1] = _mm512_fmadd_ps(av, b1, c[r][1]);
+        }
+    }
+#pragma GCC unroll 8
+    for (size_t r = 0; r < mr; r++) {
+        float *cr = C + r * ldc;
+        _mm512_mask_storeu_ps(cr, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, cr), c[r][0]));
+        _mm512_mask_storeu_ps(cr + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cr + 16), c[r][1]));
+    }
+}
+
+/* one tile per row count, so that each keeps its accumulators in registers */
+#define TILE_MR(n)                                                                                                   \
+    __attribute__((target("avx512f"))) static void tile_##n(size_t nr, size_t K, const float *A, size_t sam,         \
+                                                            size_t sak, const float *B, size_t ldb, float *C,         \
+                                                            size_t ldc) {                                             \
+        tile(n, nr, K, A, sam, sak, B, ldb, C, ldc);                                                                  \
+    }
+TILE_MR(1)
+TILE_MR(2)
+TILE_MR(3)
+TILE_MR(4)
+TILE_MR(5)
+TILE_MR(6)
+TILE_MR(7)
+TILE_MR(8)
+typedef void (*TileFn)(size_t, size_t, const float *, size_t, size_t, const float *, size_t, float *, size_t);
+static const TileFn tiles[MR + 1] = {NULL, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6, tile_7, tile_8};
+
+int fm_sgemm_small(int transA, int transB, size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B,
+                   size_t ldb, float *C, size_t ldc) {
+    if (!fm_gemm_small_available() || M * N * K >= FM_GEMM_TILES_MACS || K > TILES_K_MAX ||
+        (transB && K * N > PACK_MAX))
+        return 0;
+    if (transB) { /* B is (N, K): its transpose packed, (K, N) with rows of N, in this thread's buffer */
+        static _Thread_local float *pack;
+        static _Thread_local size_t cap;
+        if (cap < K * N) { /* grows to the largest layer once, then is reused */
+            free(pack);
+            cap = K * N;
+            pack = fm_malloc_floats(cap);
+        }
+        for (size_t n = 0; n < N; n++)
+            for (size_t k = 0; k < K; k++) pack[k * N + n] = B[n * ldb + k];
+        B = pack, ldb = N;
+    }
+    /* A (M, K): element (m, k) at m sam + k sak */
+    const size_t sam = transA ? 1 : lda, sak = transA ? lda : 1;
+    const size_t nn = (N + NR - 1) / NR, nm = (M + MR - 1) / MR;
+    /* tiles of C are independent: spread over the threads above the small size, each computed as
+     * on one thread */
+    #pragma omp parallel for schedule(static) if (M * N * K >= FM_GEMM_SMALL_MACS && !omp_in_parallel())
+    for (size_t q = 0; q < nn * nm; q++) {
+        const size_t n0 = q / nm * NR, m0 = q % nm * MR;
+        const size_t nr = N - n0 < NR ? N - n0 : NR, mr = M - m0 < MR ? M - m0 : MR;
+        tiles[mr](nr, K, A + m0 * sam, sam, sak, B + n0, ldb, C + m0 * ldc + n0, ldc);
+    }
+    return 1;
+}
+#else
+int fm_sgemm_small(int transA, int transB, size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B,
+                   size_t ldb, float *C, size_t ldc) {
+    (void)transA, (void)transB, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc;
+    return 0;
+}
+#endif
