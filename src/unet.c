@@ -362,10 +362,6 @@ double fm_unet_act_bytes(const FmUnet *u, size_t m, size_t threads) {
                   (double)scratch_floats(u, m, threads));
 }
 
-double fm_unet_forward_bytes(const FmUnet *u, size_t m, size_t threads) {
-    return 4.0 * ((double)m * (double)(u->fwd_floats + 2 * u->stat_floats) + (double)scratch_floats(u, m, threads));
-}
-
 #define T float
 #define S f
 #define GEMM cblas_sgemm

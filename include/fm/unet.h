@@ -92,10 +92,8 @@ double fm_unet_flops(const FmUnet *u, size_t B);
 /* FLOPs of the forward pass alone for B samples. */
 double fm_unet_forward_flops(const FmUnet *u, size_t B);
 
-/* Bytes of activations, gradients, statistics and scratch for m samples and `threads` threads;
- * and of the forward-only activations (fm_unet_acts_init_forward) with statistics and scratch. */
+/* Bytes of activations, gradients, statistics and scratch for m samples and `threads` threads. */
 double fm_unet_act_bytes(const FmUnet *u, size_t m, size_t threads);
-double fm_unet_forward_bytes(const FmUnet *u, size_t m, size_t threads);
 
 #define FM_DECLARE_UNET(T, S)                                                                     \
     typedef struct {                                                                              \
