@@ -116,6 +116,18 @@ size_t fm_conv_direct_shared(const FmConvDims *d) { return shape_ok(d) ? d->Co *
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
+/* a[c][v] += ww[c] x_v for the 8 output channels c of a tile and its 3 vectors of positions */
+__attribute__((target("avx512f"), always_inline)) static inline void fma_8x3(__m512 a[TILE_CO][3], const float *ww,
+                                                                             __m512 x0, __m512 x1, __m512 x2) {
+#pragma GCC unroll 8
+    for (int c = 0; c < TILE_CO; c++) {
+        const __m512 wv = _mm512_set1_ps(ww[c]);
+        a[c][0] = _mm512_fmadd_ps(wv, x0, a[c][0]);
+        a[c][1] = _mm512_fmadd_ps(wv, x1, a[c][1]);
+        a[c][2] = _mm512_fmadd_ps(wv, x2, a[c][2]);
+    }
+}
+
 /* O[c][q .. q + 48) for c < 8 (row stride ldo) = sum over ci < Ci and the 9 taps of
  * wp[(ci 9 + t) 8 + c] P[ci PS + q + off[t]] */
 __attribute__((target("avx512f"))) static void tile(float *O, size_t ldo, const float *P, size_t PS, const float *wp,
@@ -132,14 +144,7 @@ __attribute__((target("avx512f"))) static void tile(float *O, size_t ldo, const 
         for (int t = 0; t < 9; t++) {
             const float *pp = p + off[t];
             const __m512 x0 = _mm512_loadu_ps(pp), x1 = _mm512_loadu_ps(pp + 16), x2 = _mm512_loadu_ps(pp + 32);
-            const float *ww = wp + (ci * 9 + (size_t)t) * TILE_CO;
-#pragma GCC unroll 8
-            for (int c = 0; c < TILE_CO; c++) {
-                const __m512 wv = _mm512_set1_ps(ww[c]);
-                a[c][0] = _mm512_fmadd_ps(wv, x0, a[c][0]);
-                a[c][1] = _mm512_fmadd_ps(wv, x1, a[c][1]);
-                a[c][2] = _mm512_fmadd_ps(wv, x2, a[c][2]);
-            }
+            fma_8x3(a, wp + (ci * 9 + (size_t)t) * TILE_CO, x0, x1, x2);
         }
     }
 #pragma GCC unroll 8
@@ -266,14 +271,7 @@ __attribute__((target("avx512f"))) static void tile1(float *y, const float *X, s
         const float *p = X + ci * N + q;
         const __m512 x0 = _mm512_maskz_loadu_ps(m0, p), x1 = _mm512_maskz_loadu_ps(m1, p + 16),
                      x2 = _mm512_maskz_loadu_ps(m2, p + 32);
-        const float *ww = wp + ci * TILE_CO;
-#pragma GCC unroll 8
-        for (int c = 0; c < TILE_CO; c++) {
-            const __m512 wv = _mm512_set1_ps(ww[c]);
-            a[c][0] = _mm512_fmadd_ps(wv, x0, a[c][0]);
-            a[c][1] = _mm512_fmadd_ps(wv, x1, a[c][1]);
-            a[c][2] = _mm512_fmadd_ps(wv, x2, a[c][2]);
-        }
+        fma_8x3(a, wp + ci * TILE_CO, x0, x1, x2);
     }
     const __mmask16 m[3] = {m0, m1, m2};
 #pragma GCC unroll 8

@@ -160,13 +160,32 @@ static int resblock(Builder *bd, int x, size_t Co, int s, const char *name) {
     return in_place(bd, FM_OP_ADD, h, sk);
 }
 
+/* An arena's slots, reused best-fit once free. */
+typedef struct {
+    size_t off[FM_UNET_MAX_BUFS], size[FM_UNET_MAX_BUFS], total; /* floats per sample */
+    int busy[FM_UNET_MAX_BUFS], n;
+} Slots;
+
+/* A free slot of at least n floats (the smallest), or a new one at the arena's end; marked busy. */
+static int take_slot(Slots *sl, size_t n) {
+    int best = -1;
+    for (int s = 0; s < sl->n; s++)
+        if (!sl->busy[s] && sl->size[s] >= n && (best < 0 || sl->size[s] < sl->size[best])) best = s;
+    if (best < 0) {
+        best = sl->n++;
+        sl->off[best] = sl->total;
+        sl->size[best] = n;
+        sl->total += n;
+    }
+    sl->busy[best] = 1;
+    return best;
+}
+
 /* Gradient buffers: walking the ops backwards, the gradient of buffer i is live from its last
- * reader (where backward first adds into it) until its producer has consumed it. Slots of the
- * gradient arena are reused best-fit once free. */
+ * reader (where backward first adds into it) until its producer has consumed it. */
 static void share_gradients(FmUnet *u) {
-    size_t off[FM_UNET_MAX_BUFS], size[FM_UNET_MAX_BUFS];
-    int busy[FM_UNET_MAX_BUFS], nslots = 0, slot_of[FM_UNET_MAX_BUFS];
-    u->grad_floats = 0;
+    Slots sl = {.n = 0, .total = 0};
+    int slot_of[FM_UNET_MAX_BUFS];
     for (int i = 0; i < u->nbufs; i++) slot_of[i] = -1;
     for (int k = u->nops; k-- > 0;) {
         const FmOp *op = &u->ops[k];
@@ -179,22 +198,12 @@ static void share_gradients(FmUnet *u) {
                 u->bufs[b].goff = u->bufs[op->out].goff;
                 continue;
             }
-            const size_t n = u->bufs[b].C * u->bufs[b].H * u->bufs[b].W;
-            int best = -1;
-            for (int s = 0; s < nslots; s++)
-                if (!busy[s] && size[s] >= n && (best < 0 || size[s] < size[best])) best = s;
-            if (best < 0) {
-                best = nslots++;
-                off[best] = u->grad_floats;
-                size[best] = n;
-                u->grad_floats += n;
-            }
-            busy[best] = 1;
-            slot_of[b] = best;
-            u->bufs[b].goff = off[best];
+            slot_of[b] = take_slot(&sl, u->bufs[b].C * u->bufs[b].H * u->bufs[b].W);
+            u->bufs[b].goff = sl.off[slot_of[b]];
         }
-        if (!op->inplace && slot_of[op->out] >= 0) busy[slot_of[op->out]] = 0;
+        if (!op->inplace && slot_of[op->out] >= 0) sl.busy[slot_of[op->out]] = 0;
     }
+    u->grad_floats = sl.total;
 }
 
 /* The forward-only arena: walking the ops forwards, a buffer is live from its producer to its last
@@ -203,36 +212,22 @@ static void share_gradients(FmUnet *u) {
  * ADDCH), and here also a SiLU that reads its input last (elementwise, and fused with a GroupNorm
  * before it: fm_unet_forward). */
 static void share_forward(FmUnet *u) {
-    size_t off[FM_UNET_MAX_BUFS], size[FM_UNET_MAX_BUFS];
-    int busy[FM_UNET_MAX_BUFS], nslots = 0, slot_of[FM_UNET_MAX_BUFS];
-    u->fwd_floats = 0;
+    Slots sl = {.n = 0, .total = 0};
+    int slot_of[FM_UNET_MAX_BUFS];
     for (int i = 0; i < u->nbufs; i++) slot_of[i] = -1;
     for (int k = -2; k < u->nops; k++) {
         const FmOp *op = k >= 0 ? &u->ops[k] : NULL;
         const int b = op ? op->out : k + 2; /* first x (0) and the embedding (1), written before the ops */
         const int inplace = op && (op->inplace || (op->kind == FM_OP_SILU && u->last_use[op->in0] == k));
-        if (inplace) {
-            slot_of[b] = slot_of[op->in0];
-        } else {
-            const size_t n = (u->bufs[b].C * u->bufs[b].H * u->bufs[b].W + 15) / 16 * 16; /* 64-byte aligned slots */
-            int best = -1;
-            for (int s = 0; s < nslots; s++)
-                if (!busy[s] && size[s] >= n && (best < 0 || size[s] < size[best])) best = s;
-            if (best < 0) {
-                best = nslots++;
-                off[best] = u->fwd_floats;
-                size[best] = n;
-                u->fwd_floats += n;
-            }
-            busy[best] = 1;
-            slot_of[b] = best;
-        }
-        u->bufs[b].foff = off[slot_of[b]];
+        if (inplace) slot_of[b] = slot_of[op->in0];
+        else slot_of[b] = take_slot(&sl, (u->bufs[b].C * u->bufs[b].H * u->bufs[b].W + 15) / 16 * 16); /* 64-byte aligned */
+        u->bufs[b].foff = sl.off[slot_of[b]];
         if (!op) continue;
         const int ins[2] = {op->in0, op->in1};
         for (int j = 0; j < 2; j++) /* freed after their last reader (in place: the slot passed on) */
-            if (ins[j] >= 0 && u->last_use[ins[j]] == k && !(j == 0 && inplace)) busy[slot_of[ins[j]]] = 0;
+            if (ins[j] >= 0 && u->last_use[ins[j]] == k && !(j == 0 && inplace)) sl.busy[slot_of[ins[j]]] = 0;
     }
+    u->fwd_floats = sl.total;
 }
 
 int fm_unet_init(FmUnet *u, const FmUnetShape *sh) {
