@@ -28,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vec.h"
+
 #define TILE_CO 8
 #define TILE_Q 48
 #define DIRECT_MIN_Q 1024 /* positions per group: enough for a few tiles per weight block */
@@ -259,9 +261,7 @@ __attribute__((target("avx512f"))) static void dw_tile_512(float *dwp, const flo
 __attribute__((target("avx512f"))) static void tile1(float *y, const float *X, size_t N, const float *wp,
                                                      const float *b, size_t Ci, size_t q, int accumulate) {
     const size_t n = N - q;
-    const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1),
-                    m1 = n >= 32 ? 0xffff : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1),
-                    m2 = n >= 48 ? 0xffff : n <= 32 ? 0 : (__mmask16)((1u << (n - 32)) - 1);
+    const __mmask16 m0 = lane_mask16(n, 0), m1 = lane_mask16(n, 16), m2 = lane_mask16(n, 32);
     __m512 a[TILE_CO][3];
 #pragma GCC unroll 8
     for (int c = 0; c < TILE_CO; c++)

@@ -15,16 +15,22 @@
 #include <stdlib.h>
 
 #include "fm/common.h"
+#include "vec.h"
 
 #define MR 8
 #define NR 32
 #define TILES_K_MAX 512 /* a tile's row panel of B (K x 32 floats) stays within 64 kB */
 #define PACK_MAX 16384  /* B transposed is packed up to this many floats (64 kB); OpenBLAS beyond */
 
+/* the tiles are built where GCC's AVX-512 intrinsics are, and left out of sanitizer builds */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+#define GEMM_TILES 1
+#endif
+
 static int have_avx512 = -1;
 
 int fm_gemm_small_available(void) {
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+#ifdef GEMM_TILES
     if (have_avx512 < 0) {
         const char *e = getenv("FMTRAIN_SMALL_GEMM"); /* =0: OpenBLAS for every GEMM (comparisons) */
         __builtin_cpu_init();
@@ -36,7 +42,7 @@ int fm_gemm_small_available(void) {
 #endif
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+#ifdef GEMM_TILES
 #include <immintrin.h>
 
 /* C[r][0 .. nr) += sum over k < K of A[r sam + k sak] B[k ldb + (0 .. nr)] for r < mr (mr a
@@ -45,8 +51,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile(size_t
                                                                           const float *A, size_t sam, size_t sak,
                                                                           const float *B, size_t ldb, float *C,
                                                                           size_t ldc) {
-    const __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
-    const __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+    const __mmask16 m0 = lane_mask16(nr, 0), m1 = lane_mask16(nr, 16);
     __m512 c[MR][2];
 #pragma GCC unroll 8
     for (size_t r = 0; r < mr; r++) c[r][0] = _mm512_setzero_ps(), c[r][1] = _mm512_setzero_ps();

@@ -21,6 +21,12 @@
 #endif
 #define VEC_INLINE VEC_MATH static inline __attribute__((always_inline))
 
+/* The AVX-512 lane mask of a vector that starts at lane `first` of a row of n values: its lanes
+ * below n (all 16, some, or none). */
+static inline uint16_t lane_mask16(size_t n, size_t first) {
+    return n <= first ? 0 : n - first >= 16 ? 0xffff : (uint16_t)((1u << (n - first)) - 1);
+}
+
 /* exp(x) in float, without calls or branches: with x = n ln2 + r, |r| <= ln2/2, exp(r) is its
  * Taylor polynomial of degree 7 (truncation error below 6e-9 relative, under float's rounding),
  * and 2^n is built in the exponent bits. x is clamped to [-87, 88], where 2^n stays a normal
