@@ -110,10 +110,14 @@ size_t fm_conv_direct_per_thread(const FmConvDims *d) {
     const size_t g = group(d);
     /* the backward's: dout (after an offset that aligns it) and input padded, output grid, partial
      * weight and bias gradients; and alignment slack */
-    return 16 + (d->Ci + d->Co) * plane(d, g) + cmax(d) * grid_q(d, g) + d->Co * (d->Ci * 9 + 1) + 16;
+    const size_t n = 16 + (d->Ci + d->Co) * plane(d, g) + cmax(d) * grid_q(d, g) + d->Co * (d->Ci * 9 + 1) + 16,
+                 wino = fm_conv_winograd_per_thread(d);
+    return n > wino ? n : wino;
 }
 
-size_t fm_conv_direct_shared(const FmConvDims *d) { return shape_ok(d) ? d->Co * d->Ci * 9 : 0; }
+size_t fm_conv_direct_shared(const FmConvDims *d) { /* the packed kernel, or Winograd's transformed one */
+    return shape_ok(d) ? fm_conv_winograd_shared(d) : 0;
+}
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>

@@ -28,6 +28,14 @@ void fm_conv_direct_pointwise(float *out, const float *in, const float *w, const
                               const FmConvDims *d, int accumulate);
 /* din += dL/din (where din is not NULL: fm_conv_direct_backward_ok), dw += dL/dw and db += dL/db
  * (where not NULL: fm_conv_direct_weights_ok) from dout. */
+/* Winograd F(2 x 2, 3 x 3) forward (conv_winograd.c): kernel 3, stride 1, padding 1, Co a
+ * multiple of 8, Ci >= 8, and AVX-512 (fm_conv_winograd_available, fm/conv.h). Scratch as the
+ * direct kernels' (counted in theirs). */
+int fm_conv_winograd_ok(const FmConvDims *d);
+size_t fm_conv_winograd_per_thread(const FmConvDims *d);
+size_t fm_conv_winograd_shared(const FmConvDims *d);
+void fm_conv_winograd_forward(float *out, const float *in, const float *w, const float *b, float *scratch, size_t per,
+                              size_t B, const FmConvDims *d, int accumulate);
 void fm_conv_direct_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                              float *scratch, size_t per, size_t B, const FmConvDims *d);
 

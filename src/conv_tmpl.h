@@ -128,6 +128,10 @@ void FN(fm_conv2d_forward)(T *out, const T *in, const T *w, const T *b, T *scrat
     const size_t per = conv_per_thread(d), g = conv_group(d), ngroups = (B + g - 1) / g;
     const int pointwise = conv_is_pointwise(d);
 #ifdef CONV_DIRECT
+    if (fm_conv_winograd_ok(d)) {
+        fm_conv_winograd_forward(out, in, w, b, scratch, per, B, d, accumulate);
+        return;
+    }
     if (fm_conv_direct_forward_ok(d)) {
         fm_conv_direct_forward(out, in, w, b, scratch, per, B, d, accumulate);
         return;

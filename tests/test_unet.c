@@ -135,10 +135,12 @@ static double rel_worst(const float *f, const double *d, size_t n) {
     for (size_t k = 0; k < n; k++) w = fmax(w, fabs((double)f[k] - d[k]));
     return w / (scale > 0 ? scale : 1);
 }
-static void test_conv_float(size_t B, size_t Ci, size_t H, size_t W, size_t Co, size_t K, int level) {
+static void test_conv_float(size_t B, size_t Ci, size_t H, size_t W, size_t Co, size_t K, int level, int wino) {
     FmConvDims d;
     T_CHECK(fm_conv_dims(&d, Ci, H, W, Co, K, 1, (K - 1) / 2) == 0, "conv dims");
-    const int was = fm_conv_direct_enable(level), direct = fm_conv_direct_available();
+    const int was = fm_conv_direct_enable(level), direct = fm_conv_direct_available(), wino_was = fm_conv_winograd_enable(wino);
+    /* the forward on Winograd's F(2 x 2, 3 x 3) (src/conv_winograd.c) where it applies */
+    const int wg = K == 3 && Co % 8 == 0 && Ci >= 8 && fm_conv_winograd_available();
     const size_t nin = B * Ci * H * W, nw = Co * Ci * K * K, nout = B * Co * H * W, th = (size_t)omp_get_max_threads();
     double *in = dalloc(nin), *w = dalloc(nw), *b = dalloc(Co), *g = dalloc(nout), *out = dalloc(nout), *din = dalloc(nin),
            *dw = dalloc(nw), *db = dalloc(Co), *sd = dalloc(fm_conv_scratch(&d, th));
@@ -165,11 +167,14 @@ static void test_conv_float(size_t B, size_t Ci, size_t H, size_t W, size_t Co, 
     const int bwd = K == 3 && direct && Ci % 8 == 0, wgt = K == 3 && direct && Co % 8 == 0;
     const char *name = fm_conv_direct_name(direct);
     T_CHECK(level == 0 || direct == level, "direct level %d in use, %d asked", direct, level);
-    T_CHECK(worst < 1e-5, "float conv %zux%zu %zu->%zu on %zux%zu, B %zu, %d threads (direct %s): worst error %.3g relative to the largest value",
-            K, K, Ci, Co, H, W, B, (int)th, name, worst);
+    T_CHECK(!wino || level < FM_CONV_DIRECT_AVX512 || fm_conv_winograd_available(), "Winograd asked, not in use");
+    T_CHECK(worst < 1e-5, "float conv %zux%zu %zu->%zu on %zux%zu, B %zu, %d threads (direct %s%s): worst error %.3g relative to the largest value",
+            K, K, Ci, Co, H, W, B, (int)th, name, wg ? ", Winograd" : "", worst);
     printf("float conv %zux%zu %3zu->%-3zu %2zux%-2zu B %2zu, %zu th (%s fwd, %s din, %s dw): out %.1e, din %.1e, dw %.1e, db %.1e\n",
-           K, K, Ci, Co, H, W, B, th, fwd ? name : "GEMM", bwd ? name : "GEMM", wgt ? name : "GEMM", eo, ei, ew, eb);
+           K, K, Ci, Co, H, W, B, th, wg ? "Winograd" : fwd ? name : "GEMM", bwd ? name : "GEMM", wgt ? name : "GEMM", eo, ei,
+           ew, eb);
     fm_conv_direct_enable(was);
+    fm_conv_winograd_enable(wino_was);
     free(in), free(w), free(b), free(g), free(out), free(din), free(dw), free(db), free(sd);
     free(fin), free(fw), free(fb), free(fg), free(fout), free(fdin), free(fdw), free(fdb), free(sf);
 }
@@ -521,15 +526,26 @@ int main(void) {
     test_conv(2, 2, 2, 3, 3, 2, 1);
     test_conv(2, 24, 24, 2, 3, 1, 1); /* 576 pixels: groups of 2 samples, the last one short */
     test_conv(1, 32, 33, 2, 3, 1, 1); /* over 1024 pixels: one sample per GEMM */
-    for (int level = FM_CONV_DIRECT_AVX2; level <= fm_conv_direct_cpu(); level++) {
-        /* shapes of the U-Net and odd ones: groups with a short last one, a one-sample batch,
-         * channels not a multiple of 8 (the im2col path for that side), non-square images */
+    /* with AVX-512 the 3 x 3 forward runs on the direct tiles and on Winograd's (wino 1) */
+    for (int level = FM_CONV_DIRECT_AVX2, wino = 0; level <= fm_conv_direct_cpu();
+         wino = level == FM_CONV_DIRECT_AVX512 && !wino, level += !wino) {
+        /* shapes of the U-Net and odd ones: groups (and Winograd's chunks) with a short last one,
+         * a one-sample batch, channels not a multiple of 8 (the im2col path for that side) or
+         * below 8 (no Winograd), non-square images, odd sides (Winograd's last tiles half out),
+         * rows of more than 16 tiles (two vectors of them) */
         const size_t shapes[][5] = {{5, 32, 28, 28, 32}, {7, 64, 14, 14, 64}, {33, 64, 7, 7, 64}, {3, 128, 14, 14, 64},
                                     {1, 8, 5, 9, 16},    {4, 1, 28, 28, 32},  {4, 32, 28, 28, 1}, {6, 16, 1, 7, 8},
-                                    {2, 24, 33, 32, 8}};
+                                    {2, 24, 33, 32, 8},  {3, 8, 6, 35, 16},   {5, 16, 3, 3, 8},   {2, 8, 13, 70, 8}};
         for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
             const size_t *s = shapes[k];
-            test_conv_float(s[0], s[1], s[2], s[3], s[4], 3, level);
+            test_conv_float(s[0], s[1], s[2], s[3], s[4], 3, level, wino);
+        }
+        if (wino) { /* Winograd at 2 threads: chunks over threads, each on its share of the scratch */
+            omp_set_num_threads(2);
+            test_conv_float(9, 32, 14, 14, 32, 3, level, 1);
+            test_conv_float(32, 64, 7, 7, 64, 3, level, 1);
+            omp_set_num_threads(1);
+            continue;
         }
         /* 1 x 1 (the U-Net's skip connections): planes of whole tiles (28 x 28 = 16 tiles + 16
          * positions), short ones (45 positions: one masked tile), Co not a multiple of 8 (GEMM) */
@@ -537,19 +553,19 @@ int main(void) {
                                     {2, 8, 5, 9, 16},    {3, 24, 4, 8, 8},      {4, 64, 28, 28, 12}};
         for (size_t k = 0; k < sizeof points / sizeof points[0]; k++) {
             const size_t *s = points[k];
-            test_conv_float(s[0], s[1], s[2], s[3], s[4], 1, level);
+            test_conv_float(s[0], s[1], s[2], s[3], s[4], 1, level, 0);
         }
         omp_set_num_threads(2); /* groups spread over threads, each on its share of the scratch */
-        test_conv_float(9, 32, 14, 14, 32, 3, level);
-        test_conv_float(9, 64, 14, 14, 32, 1, level);
+        test_conv_float(9, 32, 14, 14, 32, 3, level, 0);
+        test_conv_float(9, 64, 14, 14, 32, 1, level, 0);
         omp_set_num_threads(1);
     }
     if (fm_conv_direct_cpu() < FM_CONV_DIRECT_AVX512)
         printf("SKIP AVX-512 convolution kernels: this CPU has %s\n",
                fm_conv_direct_cpu() ? "AVX2 + FMA only" : "neither AVX-512F nor AVX2 + FMA (the float convolutions use im2col + GEMM)");
-    test_conv_float(5, 32, 28, 28, 32, 3, FM_CONV_DIRECT_OFF);
-    test_conv_float(7, 64, 14, 14, 64, 3, FM_CONV_DIRECT_OFF);
-    test_conv_float(5, 64, 28, 28, 32, 1, FM_CONV_DIRECT_OFF);
+    test_conv_float(5, 32, 28, 28, 32, 3, FM_CONV_DIRECT_OFF, 1);
+    test_conv_float(7, 64, 14, 14, 64, 3, FM_CONV_DIRECT_OFF, 1);
+    test_conv_float(5, 64, 28, 28, 32, 1, FM_CONV_DIRECT_OFF, 1);
     test_conv(2, 32, 32, 2, 3, 2, 1); /* strided, 256 pixels out: groups of 4 */
     test_groupnorm();
     test_elementwise();

@@ -40,6 +40,12 @@ int fm_conv_direct_available(void);
 int fm_conv_direct_cpu(void);
 int fm_conv_direct_enable(int level);
 const char *fm_conv_direct_name(int level);
+/* With AVX-512, their forward runs Winograd's F(2 x 2, 3 x 3) (src/conv_winograd.c) where the
+ * input channels are at least 8. fm_conv_winograd_available: whether it is in use (default: yes
+ * where the CPU allows; the environment's FMTRAIN_CONV_WINOGRAD=0 keeps the direct kernels);
+ * fm_conv_winograd_enable(on): set it, returning the previous setting. */
+int fm_conv_winograd_available(void);
+int fm_conv_winograd_enable(int on);
 
 #define FM_DECLARE_CONV(T, S)                                                                     \
     /* out (B,Co,Ho,Wo) = conv(in (B,Ci,H,W), w (Co, Ci K K)) + b (Co) (b may be NULL), by im2col \

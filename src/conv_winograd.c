@@ -1,0 +1,287 @@
+/* conv_winograd.c - 3 x 3 "same" convolutions forward in float by Winograd's F(2 x 2, 3 x 3),
+ * with AVX-512.
+ *
+ * Each 2 x 2 block of outputs (a tile) is computed from the 4 x 4 block of inputs around it as
+ * Y = A^T [ (G g G^T) (.) (B^T d B) ] A (Lavin and Gray, "Fast algorithms for convolutional
+ * neural networks", 2016): per tile, input channel and output channel 16 multiplications in
+ * place of the direct convolution's 36. The sum over input channels is taken in the transformed
+ * domain, so the 16 products become 16 matrix products (tiles x Ci) (Ci x Co), run on register
+ * tiles of 8 output channels x 48 tiles (24 zmm accumulators, 3 loads and 8 broadcasts per 24
+ * FMAs, as the direct tiles in conv_direct.c).
+ *
+ * The tiles of a batch are taken row of tiles by row of tiles (a sample's rows one after the
+ * other, the samples after each other), and a chunk of rows at a time goes through three steps,
+ * each thread on its own chunks:
+ *   1. the input transform: for each channel and row of tiles, the 4 input rows are loaded (two
+ *      vectors each, 32 columns), split into their even and odd columns in registers, and the
+ *      16 values of 16 tiles side by side transformed: V[xi][ci][j] for tile j of the chunk;
+ *   2. for each block of 8 output channels, the 16 products M[xi][c][j] = sum over ci of
+ *      U[xi][ci][c] V[xi][ci][j], over all tiles of the chunk;
+ *   3. the output transform of those 8 channels, two output rows of 32 columns at a time
+ *      (interleaving the tiles' left and right columns in registers), with the bias.
+ * Each tile's value depends on nothing but its inputs and the sum over ci in order, so the
+ * output does not depend on the chunks, the threads, or the batch. The chunks hold at most
+ * about CHUNK_VALUES values of V per thread (L2-sized), and as many chunks as make every
+ * thread's share the same.
+ *
+ * Rounding: the transforms add and subtract (and the kernel's halves are exact), so the error
+ * is that of the sums, a few float ulps more than the direct convolution's. */
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv_direct.h"
+#include "fm/conv.h"
+#include "vec.h"
+
+#define WG_CO 8 /* output channels per register tile */
+#define WG_TJ 48 /* tiles per register tile: 3 vectors */
+#define CHUNK_VALUES 6144 /* Ci x tiles of a chunk: V is 16 times this, 384 kB */
+
+static int wino_on = -1; /* -1: not yet decided (FMTRAIN_CONV_WINOGRAD) */
+
+int fm_conv_winograd_enable(int on) {
+    const int was = fm_conv_winograd_available();
+    wino_on = on != 0;
+    return was;
+}
+
+int fm_conv_winograd_available(void) {
+    if (wino_on < 0) { /* FMTRAIN_CONV_WINOGRAD=0 keeps the direct kernels (for comparisons) */
+        const char *e = getenv("FMTRAIN_CONV_WINOGRAD");
+        wino_on = !(e && strcmp(e, "0") == 0);
+    }
+    return wino_on && fm_conv_direct_available() >= FM_CONV_DIRECT_AVX512;
+}
+
+int fm_conv_winograd_ok(const FmConvDims *d) {
+    return d->K == 3 && d->stride == 1 && d->pad == 1 && d->Co % WG_CO == 0 && d->Ci >= 8 && fm_conv_winograd_available();
+}
+
+static size_t tiles_x(const FmConvDims *d) { return (d->W + 1) / 2; }
+static size_t tiles_y(const FmConvDims *d) { return (d->H + 1) / 2; }
+/* rows of tiles per chunk, at most (the balancing in fm_conv_winograd_forward takes fewer) */
+static size_t chunk_rows(const FmConvDims *d) {
+    const size_t r = CHUNK_VALUES / d->Ci / tiles_x(d);
+    return r ? r : 1;
+}
+/* the floats per chunk row of V and M: the tiles rounded up to whole vectors, and a vector of
+ * slack for the last row's full-width stores */
+static size_t pitch(const FmConvDims *d, size_t rows) { return (rows * tiles_x(d) + 15) / 16 * 16 + 16; }
+/* from one of the 16 products' planes (of n rows of ld) to the next: a cache line more than they
+ * hold, so that the 16 planes' stores and loads at the same j do not fall in one cache set (with
+ * n ld floats a multiple of 4 kB they would, overflowing the set's ways) */
+static size_t plane_stride(size_t n, size_t ld) { return n * ld + 16; }
+
+size_t fm_conv_winograd_per_thread(const FmConvDims *d) {
+    if (d->K != 3 || d->stride != 1 || d->pad != 1) return 0;
+    const size_t ld = pitch(d, chunk_rows(d));
+    return 16 + 16 * (plane_stride(d->Ci, ld) + plane_stride(WG_CO, ld)); /* V, M, and alignment */
+}
+
+size_t fm_conv_winograd_shared(const FmConvDims *d) { return 16 * d->Ci * d->Co; }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* U[xi][cb][ci][k] = (G g G^T)[xi] of the kernels g = w[cb 8 + k][ci] of one block cb and
+ * input channel ci (k < 8, side by side in lanes), G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1] */
+static void transform_weights(float *U, const float *w, size_t cb, size_t ci, size_t Ci, size_t nb) {
+    float g[9][WG_CO], t[4][3][WG_CO]; /* the 8 kernels; G g */
+    for (int e = 0; e < 9; e++)
+        for (int k = 0; k < WG_CO; k++) g[e][k] = w[((cb * WG_CO + (size_t)k) * Ci + ci) * 9 + (size_t)e];
+    for (int j = 0; j < 3; j++)
+        for (int k = 0; k < WG_CO; k++) {
+            t[0][j][k] = g[j][k];
+            t[1][j][k] = 0.5f * (g[j][k] + g[3 + j][k] + g[6 + j][k]);
+            t[2][j][k] = 0.5f * (g[j][k] - g[3 + j][k] + g[6 + j][k]);
+            t[3][j][k] = g[6 + j][k];
+        }
+    const size_t xs = nb * Ci * WG_CO; /* from one xi to the next */
+    float *u = U + (cb * Ci + ci) * WG_CO;
+    for (int i = 0; i < 4; i++, u += 4 * xs) /* (G g) G^T */
+        for (int k = 0; k < WG_CO; k++) {
+            u[k] = t[i][0][k];
+            u[xs + k] = 0.5f * (t[i][0][k] + t[i][1][k] + t[i][2][k]);
+            u[2 * xs + k] = 0.5f * (t[i][0][k] - t[i][1][k] + t[i][2][k]);
+            u[3 * xs + k] = t[i][2][k];
+        }
+}
+
+/* The 16 tiles from column 32 s of an input row x of a channel (cols 32 s - 1 .. 32 s + 32), zero
+ * outside the image and for a row outside it (n = 0): d[0..3] = the tiles' columns 0..3
+ * (x[2 tx - 1], x[2 tx], x[2 tx + 1], x[2 tx + 2] with tx from 16 s), through the row's
+ * horizontal transform: t = (d0 - d2, d1 + d2, d2 - d1, d1 - d3). n = the row's columns from 32 s
+ * on (W - 32 s, or 0); before, after: the columns 32 s - 1 and 32 s + 32, where they exist. */
+__attribute__((target("avx512f"), always_inline)) static inline void row_taps(__m512 t[4], const float *x, size_t n,
+                                                                             float before, float after) {
+    const __m512 a = _mm512_maskz_loadu_ps(lane_mask16(n, 0), x), b = _mm512_maskz_loadu_ps(lane_mask16(n, 16), x + 16);
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512i up = _mm512_set_epi32(14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0);  /* lane k: k - 1 */
+    const __m512i down = _mm512_set_epi32(0, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1); /* lane k: k + 1 */
+    const __m512 e = _mm512_permutex2var_ps(a, even, b), o = _mm512_permutex2var_ps(a, odd, b);
+    const __m512 d0 = _mm512_mask_mov_ps(_mm512_permutexvar_ps(up, o), 1, _mm512_set1_ps(before));
+    const __m512 d3 = _mm512_mask_mov_ps(_mm512_permutexvar_ps(down, e), 0x8000, _mm512_set1_ps(after));
+    t[0] = _mm512_sub_ps(d0, o);
+    t[1] = _mm512_add_ps(e, o);
+    t[2] = _mm512_sub_ps(o, e);
+    t[3] = _mm512_sub_ps(e, d3);
+}
+
+/* V[xi][ci][j0 + k] (xi stride xs, ci stride ldv) for the 16 tiles from column 32 s of tile
+ * row ty of sample x (Ci, H, W): B^T d B with B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+ * Full-width stores: lanes past the row's tiles are overwritten by the next row's or left in the
+ * slack. */
+__attribute__((target("avx512f"))) static void input_row(float *V, size_t ldv, size_t xs, size_t Ci, const float *x,
+                                                         size_t H, size_t W, size_t ty, size_t s) {
+    const size_t c0 = 32 * s;
+    size_t off[4], n[4]; /* the 4 input rows 2 ty - 1 + i: where, and their columns from c0 (0: outside) */
+    for (int i = 0; i < 4; i++) {
+        const long r = 2 * (long)ty - 1 + i;
+        const int in = r >= 0 && r < (long)H;
+        off[i] = in ? (size_t)r * W + c0 : 0;
+        n[i] = in ? W - c0 : 0;
+    }
+    for (size_t ci = 0; ci < Ci; ci++) {
+        const float *xc = x + ci * H * W;
+        __m512 t[4][4];
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            const float *row = xc + off[i];
+            row_taps(t[i], row, n[i], n[i] && c0 ? row[-1] : 0.0f, n[i] > 32 ? row[32] : 0.0f);
+        }
+        float *v = V + ci * ldv;
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            _mm512_storeu_ps(v + (size_t)(0 + j) * xs, _mm512_sub_ps(t[0][j], t[2][j]));
+            _mm512_storeu_ps(v + (size_t)(4 + j) * xs, _mm512_add_ps(t[1][j], t[2][j]));
+            _mm512_storeu_ps(v + (size_t)(8 + j) * xs, _mm512_sub_ps(t[2][j], t[1][j]));
+            _mm512_storeu_ps(v + (size_t)(12 + j) * xs, _mm512_sub_ps(t[1][j], t[3][j]));
+        }
+    }
+}
+
+/* M[c][j .. j + 16 NV) (row stride ldm) = sum over ci < Ci of U[ci 8 + c] V[ci ldv + j ..] */
+__attribute__((target("avx512f"), always_inline)) static inline void gemm_tile(float *M, size_t ldm, const float *V,
+                                                                              size_t ldv, const float *U, size_t Ci,
+                                                                              size_t j, const int NV) {
+    __m512 a[WG_CO][3];
+#pragma GCC unroll 8
+    for (int c = 0; c < WG_CO; c++)
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; v++) a[c][v] = _mm512_setzero_ps();
+    for (size_t ci = 0; ci < Ci; ci++) {
+        const float *p = V + ci * ldv + j;
+        __m512 x[3];
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; v++) x[v] = _mm512_loadu_ps(p + 16 * v);
+        const float *u = U + ci * WG_CO;
+#pragma GCC unroll 8
+        for (int c = 0; c < WG_CO; c++) {
+            const __m512 wv = _mm512_set1_ps(u[c]);
+#pragma GCC unroll 3
+            for (int v = 0; v < NV; v++) a[c][v] = _mm512_fmadd_ps(wv, x[v], a[c][v]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < WG_CO; c++)
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; v++) _mm512_storeu_ps(M + c * ldm + j + 16 * (size_t)v, a[c][v]);
+}
+
+__attribute__((target("avx512f"))) static void gemm_chunk(float *M, size_t ldm, const float *V, size_t ldv,
+                                                          const float *U, size_t Ci, size_t T) {
+    size_t j = 0;
+    for (; j + WG_TJ <= T; j += WG_TJ) gemm_tile(M, ldm, V, ldv, U, Ci, j, 3);
+    if (T - j > 32) gemm_tile(M, ldm, V, ldv, U, Ci, j, 3);
+    else if (T - j > 16) gemm_tile(M, ldm, V, ldv, U, Ci, j, 2);
+    else if (T > j) gemm_tile(M, ldm, V, ldv, U, Ci, j, 1);
+}
+
+/* The output rows 2 ty and 2 ty + 1, columns 32 s .. 32 s + 32, of one channel y (H, W) from the
+ * 16 tiles at M[xi][j0 ..] (xi stride xs): A^T m A with A^T = [1 1 1 0; 0 1 -1 -1], + bc. */
+__attribute__((target("avx512f"))) static void output_row(float *y, size_t H, size_t W, const float *M, size_t xs,
+                                                          size_t ty, size_t s, size_t j0, float bc, int accumulate) {
+    __m512 s0[4], s1[4]; /* the columns' vertical transforms */
+    for (int j = 0; j < 4; j++) {
+        const float *m = M + j0 + (size_t)j * xs;
+        const __m512 m0 = _mm512_loadu_ps(m), m1 = _mm512_loadu_ps(m + 4 * xs), m2 = _mm512_loadu_ps(m + 8 * xs),
+                     m3 = _mm512_loadu_ps(m + 12 * xs);
+        s0[j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+        s1[j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+    }
+    const __m512 b = _mm512_set1_ps(bc);
+    const __m512 y0l = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0[0], s0[1]), s0[2]), b), /* row 0, left column */
+        y0r = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s0[1], s0[2]), s0[3]), b),
+                 y1l = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), s1[2]), b),
+                 y1r = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s1[1], s1[2]), s1[3]), b);
+    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    const size_t c0 = 32 * s, n = W - c0;
+    const __mmask16 k0 = lane_mask16(n, 0), k1 = lane_mask16(n, 16);
+    for (int i = 0; i < 2; i++) {
+        const size_t r = 2 * ty + (size_t)i;
+        if (r >= H) break;
+        const __m512 l = i ? y1l : y0l, rr = i ? y1r : y0r;
+        __m512 v0 = _mm512_permutex2var_ps(l, lo, rr), v1 = _mm512_permutex2var_ps(l, hi, rr);
+        float *p = y + r * W + c0;
+        if (accumulate) {
+            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(k0, p));
+            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(k1, p + 16));
+        }
+        _mm512_mask_storeu_ps(p, k0, v0);
+        _mm512_mask_storeu_ps(p + 16, k1, v1);
+    }
+}
+
+/* thread th's share of the scratch, 64-byte aligned */
+static float *thread_buf(float *scratch, size_t per, int th) {
+    float *buf = scratch + (size_t)th * per;
+    return buf + (16 - ((uintptr_t)buf / sizeof(float)) % 16) % 16;
+}
+
+void fm_conv_winograd_forward(float *out, const float *in, const float *w, const float *b, float *scratch, size_t per,
+                              size_t B, const FmConvDims *d, int accumulate) {
+    const size_t Ci = d->Ci, Co = d->Co, H = d->H, W = d->W, HW = H * W, tx = tiles_x(d), ty = tiles_y(d);
+    const size_t segs = (tx + 15) / 16, rows = B * ty, nth = (size_t)omp_get_max_threads(), nb = Co / WG_CO;
+    /* chunks of at most chunk_rows(d) rows, as many as make the threads' shares equal */
+    const size_t rmax = chunk_rows(d), nc0 = (rows + rmax - 1) / rmax, nc = (nc0 + nth - 1) / nth * nth;
+    const size_t rc = (rows + nc - 1) / nc, nchunks = (rows + rc - 1) / rc, ld = pitch(d, rc);
+    const size_t vxs = plane_stride(Ci, ld), mxs = plane_stride(WG_CO, ld);
+    float *U = scratch + nth * per;
+    #pragma omp parallel if (nchunks > 1)
+    {
+    #pragma omp for schedule(static)
+    for (size_t q = 0; q < nb * Ci; q++) transform_weights(U, w, q / Ci, q % Ci, Ci, nb);
+    #pragma omp for schedule(static)
+    for (size_t k = 0; k < nchunks; k++) {
+        float *V = thread_buf(scratch, per, omp_get_thread_num()), *M = V + 16 * vxs;
+        const size_t r0 = k * rc, r1 = r0 + rc < rows ? r0 + rc : rows, T = (r1 - r0) * tx;
+        for (size_t r = r0; r < r1; r++)
+            for (size_t s = 0; s < segs; s++)
+                input_row(V + (r - r0) * tx + 16 * s, ld, vxs, Ci, in + r / ty * Ci * HW, H, W, r % ty, s);
+        for (size_t xi = 0; xi < 16; xi++) /* the last vector's lanes past the tiles: zero */
+            for (size_t ci = 0; ci < Ci; ci++)
+                for (size_t j = T; j % 16; j++) V[xi * vxs + ci * ld + j] = 0;
+        for (size_t cb = 0; cb < nb; cb++) {
+            for (size_t xi = 0; xi < 16; xi++)
+                gemm_chunk(M + xi * mxs, ld, V + xi * vxs, ld, U + (xi * nb + cb) * Ci * WG_CO, Ci, T);
+            for (size_t c = 0; c < WG_CO; c++) {
+                const size_t co = cb * WG_CO + c;
+                for (size_t r = r0; r < r1; r++)
+                    for (size_t s = 0; s < segs; s++)
+                        output_row(out + (r / ty * Co + co) * HW, H, W, M + c * ld, mxs, r % ty, s,
+                                   (r - r0) * tx + 16 * s, b ? b[co] : 0.0f, accumulate);
+            }
+        }
+    }
+    }
+}
+#else
+void fm_conv_winograd_forward(float *out, const float *in, const float *w, const float *b, float *scratch, size_t per,
+                              size_t B, const FmConvDims *d, int accumulate) {
+    (void)out, (void)in, (void)w, (void)b, (void)scratch, (void)per, (void)B, (void)d, (void)accumulate;
+}
+#endif
