@@ -130,9 +130,20 @@ __attribute__((target("avx512f"), always_inline)) static inline void row_taps(__
     t[3] = _mm512_sub_ps(e, d3);
 }
 
+/* v[xi xs] = (B^T d B)[xi] from t[i] = row i of d B (the rows' horizontal transforms), B^T =
+ * [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] */
+__attribute__((target("avx512f"), always_inline)) static inline void store_v(float *v, size_t xs, __m512 t[4][4]) {
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        _mm512_storeu_ps(v + (size_t)(0 + j) * xs, _mm512_sub_ps(t[0][j], t[2][j]));
+        _mm512_storeu_ps(v + (size_t)(4 + j) * xs, _mm512_add_ps(t[1][j], t[2][j]));
+        _mm512_storeu_ps(v + (size_t)(8 + j) * xs, _mm512_sub_ps(t[2][j], t[1][j]));
+        _mm512_storeu_ps(v + (size_t)(12 + j) * xs, _mm512_sub_ps(t[1][j], t[3][j]));
+    }
+}
+
 /* V[xi][ci][j0 + k] (xi stride xs, ci stride ldv) for the 16 tiles from column 32 s of tile
- * row ty of sample x (Ci, H, W): B^T d B with B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
- * Full-width stores: lanes past the row's tiles are overwritten by the next row's or left in the
+ * row ty of sample x (Ci, H, W). Full-width stores: lanes past the row's tiles are overwritten by the next row's or left in the
  * slack. */
 __attribute__((target("avx512f"))) static void input_row(float *V, size_t ldv, size_t xs, size_t Ci, const float *x,
                                                          size_t H, size_t W, size_t ty, size_t s) {
@@ -152,15 +163,83 @@ __attribute__((target("avx512f"))) static void input_row(float *V, size_t ldv, s
             const float *row = xc + off[i];
             row_taps(t[i], row, n[i], n[i] && c0 ? row[-1] : 0.0f, n[i] > 32 ? row[32] : 0.0f);
         }
-        float *v = V + ci * ldv;
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) {
-            _mm512_storeu_ps(v + (size_t)(0 + j) * xs, _mm512_sub_ps(t[0][j], t[2][j]));
-            _mm512_storeu_ps(v + (size_t)(4 + j) * xs, _mm512_add_ps(t[1][j], t[2][j]));
-            _mm512_storeu_ps(v + (size_t)(8 + j) * xs, _mm512_sub_ps(t[2][j], t[1][j]));
-            _mm512_storeu_ps(v + (size_t)(12 + j) * xs, _mm512_sub_ps(t[1][j], t[3][j]));
+        store_v(V + ci * ldv, xs, t);
+    }
+}
+
+/* Rows of at most 8 tiles (W <= 16), P of them a vector (P = 2, or 4 where W <= 8): the P tile
+ * rows' 4 input rows side by side, row p's columns in lanes p slot .. of the 32 lanes of two
+ * vectors (slot = 32 / P), and their tiles packed in lanes p tx + t of the transforms by the
+ * permutations' indices. xr[p][i]: input row 2 ty_p - 1 + i of tile row p (channel 0; the next
+ * channel HW on), NULL outside the image or past the chunk's rows. */
+/* The permutations of input_packed and output_packed for P rows of tx tiles */
+typedef struct {
+    int32_t e[16], o[16], d0[16], d3[16]; /* lane k (tile t of row p): columns 2 t, 2 t + 1, 2 t - 1, 2 t + 2 */
+    int32_t out[4][16]; /* lane m of row p's output: the left (m even) or right value of tile p tx + m / 2 */
+    __mmask16 all, m0, m3; /* the lanes of the P rows' tiles; those with a column 2 t - 1, 2 t + 2 */
+} Packing;
+
+static void packing_init(Packing *pk, size_t tx, size_t P) {
+    const size_t slot = 32 / P;
+    memset(pk, 0, sizeof *pk);
+    for (size_t k = 0; k < 16; k++) {
+        const size_t p = k / tx, t = k % tx, base = p * slot + 2 * t;
+        pk->e[k] = (int32_t)(base & 31), pk->o[k] = (int32_t)((base + 1) & 31);
+        pk->d0[k] = (int32_t)((base + 31) & 31), pk->d3[k] = (int32_t)((base + 2) & 31); /* masked where out of the row */
+        if (p < P) {
+            pk->all |= (__mmask16)(1u << k);
+            if (t > 0) pk->m0 |= (__mmask16)(1u << k);
+            if (t + 1 < tx) pk->m3 |= (__mmask16)(1u << k);
         }
     }
+    for (size_t p = 0; p < P; p++)
+        for (size_t m = 0; m < 16; m++) pk->out[p][m] = (int32_t)((m % 2 ? 16 : 0) + (p * tx + m / 2) % 16);
+}
+
+/* lo, hi: for each of the 4 input rows i and half h of the (a, b) pair, where its lanes 0 .. 7 and
+ * 8 .. 15 load from (channel 0), and their masks (P = 2: a whole row in lo, hi unused) */
+typedef struct {
+    const float *lo[4][2], *hi[4][2];
+    __mmask16 mlo[4][2], mhi[4][2];
+} Rows;
+
+__attribute__((target("avx512f"), always_inline)) static inline void input_packed_p(float *V, size_t ldv, size_t xs,
+                                                                                   size_t Ci, size_t HW, const Rows *rw,
+                                                                                   const Packing *pk, const int P) {
+    const __m512i ve = _mm512_loadu_si512(pk->e), vo = _mm512_loadu_si512(pk->o), v0 = _mm512_loadu_si512(pk->d0),
+                  v3 = _mm512_loadu_si512(pk->d3);
+    const __mmask16 mall = pk->all, m0 = pk->m0, m3 = pk->m3;
+    for (size_t ci = 0; ci < Ci; ci++) {
+        const size_t c = ci * HW;
+        __m512 t[4][4];
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            __m512 ab[2];
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                ab[h] = _mm512_maskz_loadu_ps(rw->mlo[i][h], rw->lo[i][h] + c);
+                if (P == 4) ab[h] = _mm512_mask_loadu_ps(ab[h], rw->mhi[i][h], rw->hi[i][h] + c);
+            }
+            const __m512 e = _mm512_maskz_permutex2var_ps(mall, ab[0], ve, ab[1]),
+                         o = _mm512_maskz_permutex2var_ps(mall, ab[0], vo, ab[1]),
+                         d0 = _mm512_maskz_permutex2var_ps(m0, ab[0], v0, ab[1]),
+                         d3 = _mm512_maskz_permutex2var_ps(m3, ab[0], v3, ab[1]);
+            t[i][0] = _mm512_sub_ps(d0, o);
+            t[i][1] = _mm512_add_ps(e, o);
+            t[i][2] = _mm512_sub_ps(o, e);
+            t[i][3] = _mm512_sub_ps(e, d3);
+        }
+        store_v(V + ci * ldv, xs, t);
+    }
+}
+
+__attribute__((target("avx512f"))) static void input_packed2(float *V, size_t ldv, size_t xs, size_t Ci, size_t HW,
+                                                             const Rows *rw, const Packing *pk) {
+    input_packed_p(V, ldv, xs, Ci, HW, rw, pk, 2);
+}
+__attribute__((target("avx512f"))) static void input_packed4(float *V, size_t ldv, size_t xs, size_t Ci, size_t HW,
+                                                             const Rows *rw, const Packing *pk) {
+    input_packed_p(V, ldv, xs, Ci, HW, rw, pk, 4);
 }
 
 /* M[c][j .. j + 16 NV) (row stride ldm) = sum over ci < Ci of U[ci 8 + c] V[ci ldv + j ..] */
@@ -200,39 +279,60 @@ __attribute__((target("avx512f"))) static void gemm_chunk(float *M, size_t ldm, 
     else if (T > j) gemm_tile(M, ldm, V, ldv, U, Ci, j, 1);
 }
 
-/* The output rows 2 ty and 2 ty + 1, columns 32 s .. 32 s + 32, of one channel y (H, W) from the
- * 16 tiles at M[xi][j0 ..] (xi stride xs): A^T m A with A^T = [1 1 1 0; 0 1 -1 -1], + bc. */
-__attribute__((target("avx512f"))) static void output_row(float *y, size_t H, size_t W, const float *M, size_t xs,
-                                                          size_t ty, size_t s, size_t j0, float bc, int accumulate) {
+/* The 16 tiles' outputs from M[xi xs] (A^T m A with A^T = [1 1 1 0; 0 1 -1 -1]) + bc: y[0], y[1]
+ * their top row's left and right values, y[2], y[3] the bottom row's */
+__attribute__((target("avx512f"), always_inline)) static inline void tile_outputs(__m512 y[4], const float *M, size_t xs,
+                                                                                 float bc) {
     __m512 s0[4], s1[4]; /* the columns' vertical transforms */
+#pragma GCC unroll 4
     for (int j = 0; j < 4; j++) {
-        const float *m = M + j0 + (size_t)j * xs;
+        const float *m = M + (size_t)j * xs;
         const __m512 m0 = _mm512_loadu_ps(m), m1 = _mm512_loadu_ps(m + 4 * xs), m2 = _mm512_loadu_ps(m + 8 * xs),
                      m3 = _mm512_loadu_ps(m + 12 * xs);
         s0[j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
         s1[j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
     }
     const __m512 b = _mm512_set1_ps(bc);
-    const __m512 y0l = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0[0], s0[1]), s0[2]), b), /* row 0, left column */
-        y0r = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s0[1], s0[2]), s0[3]), b),
-                 y1l = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), s1[2]), b),
-                 y1r = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s1[1], s1[2]), s1[3]), b);
+    y[0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0[0], s0[1]), s0[2]), b);
+    y[1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s0[1], s0[2]), s0[3]), b);
+    y[2] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), s1[2]), b);
+    y[3] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s1[1], s1[2]), s1[3]), b);
+}
+
+/* p[0 .. n) (+)= v's first n lanes */
+__attribute__((target("avx512f"), always_inline)) static inline void put(float *p, __m512 v, __mmask16 k, int accumulate) {
+    if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, p));
+    _mm512_mask_storeu_ps(p, k, v);
+}
+
+/* The output rows 2 ty and 2 ty + 1, columns 32 s .. 32 s + 32, of one channel y (H, W) from the
+ * 16 tiles at M[xi xs] */
+__attribute__((target("avx512f"))) static void output_row(float *y, size_t H, size_t W, const float *M, size_t xs,
+                                                          size_t ty, size_t s, float bc, int accumulate) {
+    __m512 v[4];
+    tile_outputs(v, M, xs, bc);
     const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
     const size_t c0 = 32 * s, n = W - c0;
-    const __mmask16 k0 = lane_mask16(n, 0), k1 = lane_mask16(n, 16);
-    for (int i = 0; i < 2; i++) {
-        const size_t r = 2 * ty + (size_t)i;
-        if (r >= H) break;
-        const __m512 l = i ? y1l : y0l, rr = i ? y1r : y0r;
-        __m512 v0 = _mm512_permutex2var_ps(l, lo, rr), v1 = _mm512_permutex2var_ps(l, hi, rr);
-        float *p = y + r * W + c0;
-        if (accumulate) {
-            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(k0, p));
-            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(k1, p + 16));
-        }
-        _mm512_mask_storeu_ps(p, k0, v0);
-        _mm512_mask_storeu_ps(p + 16, k1, v1);
+    for (size_t i = 0; i < 2 && 2 * ty + i < H; i++) { /* interleave the left and right values */
+        float *p = y + (2 * ty + i) * W + c0;
+        put(p, _mm512_permutex2var_ps(v[2 * i], lo, v[2 * i + 1]), lane_mask16(n, 0), accumulate);
+        put(p + 16, _mm512_permutex2var_ps(v[2 * i], hi, v[2 * i + 1]), lane_mask16(n, 16), accumulate);
+    }
+}
+
+/* As output_row for P packed rows of tx <= 8 tiles (input_packed): yr[p], row 2 ty_p of tile row
+ * p's channel (NULL past the chunk's rows), bottom[p]: whether row 2 ty_p + 1 is in the image */
+__attribute__((target("avx512f"))) static void output_packed(float *yr[4], const int bottom[4], size_t W, size_t P,
+                                                             const Packing *pk, const float *M, size_t xs, float bc,
+                                                             int accumulate) {
+    __m512 v[4];
+    tile_outputs(v, M, xs, bc);
+    const __mmask16 mw = lane_mask16(W, 0);
+    for (size_t p = 0; p < P && yr[p]; p++) {
+        const __m512i vi = _mm512_loadu_si512(pk->out[p]);
+        put(yr[p], _mm512_permutex2var_ps(v[0], vi, v[1]), mw, accumulate);
+        if (bottom[p]) put(yr[p] + W, _mm512_permutex2var_ps(v[2], vi, v[3]), mw, accumulate);
     }
 }
 
@@ -246,11 +346,14 @@ void fm_conv_winograd_forward(float *out, const float *in, const float *w, const
                               size_t B, const FmConvDims *d, int accumulate) {
     const size_t Ci = d->Ci, Co = d->Co, H = d->H, W = d->W, HW = H * W, tx = tiles_x(d), ty = tiles_y(d);
     const size_t segs = (tx + 15) / 16, rows = B * ty, nth = (size_t)omp_get_max_threads(), nb = Co / WG_CO;
+    const size_t P = tx <= 4 ? 4 : tx <= 8 ? 2 : 1; /* tile rows a vector: input_packed, or 16 tiles of one */
     /* chunks of at most chunk_rows(d) rows, as many as make the threads' shares equal */
     const size_t rmax = chunk_rows(d), nc0 = (rows + rmax - 1) / rmax, nc = (nc0 + nth - 1) / nth * nth;
     const size_t rc = (rows + nc - 1) / nc, nchunks = (rows + rc - 1) / rc, ld = pitch(d, rc);
     const size_t vxs = plane_stride(Ci, ld), mxs = plane_stride(WG_CO, ld);
     float *U = scratch + nth * per;
+    Packing pk;
+    if (P > 1) packing_init(&pk, tx, P);
     #pragma omp parallel if (nchunks > 1)
     {
     #pragma omp for schedule(static)
@@ -259,21 +362,59 @@ void fm_conv_winograd_forward(float *out, const float *in, const float *w, const
     for (size_t k = 0; k < nchunks; k++) {
         float *V = thread_buf(scratch, per, omp_get_thread_num()), *M = V + 16 * vxs;
         const size_t r0 = k * rc, r1 = r0 + rc < rows ? r0 + rc : rows, T = (r1 - r0) * tx;
-        for (size_t r = r0; r < r1; r++)
-            for (size_t s = 0; s < segs; s++)
-                input_row(V + (r - r0) * tx + 16 * s, ld, vxs, Ci, in + r / ty * Ci * HW, H, W, r % ty, s);
-        for (size_t xi = 0; xi < 16; xi++) /* the last vector's lanes past the tiles: zero */
+        size_t end = 0; /* the V stores' end: lanes from there to the last vector's end are zeroed */
+        if (P > 1)
+            for (size_t r = r0; r < r1; r += P) {
+                /* tile row p's input row i: in lanes 16 p (P = 2) or 8 p (P = 4) of the pair; rows
+                 * outside the image or past the chunk's rows load nothing (masks 0) */
+                Rows rw;
+                const __mmask16 mw = lane_mask16(W, 0);
+                for (size_t i = 0; i < 4; i++)
+                    for (size_t p = 0; p < P; p++) {
+                        const long h = 2 * (long)((r + p) % ty) - 1 + (long)i;
+                        const int here = r + p < r1 && h >= 0 && h < (long)H;
+                        const float *x = here ? in + (r + p) / ty * Ci * HW + (size_t)h * W : in;
+                        if (P == 2) rw.lo[i][p] = x, rw.mlo[i][p] = here ? mw : 0;
+                        else if (p % 2 == 0) rw.lo[i][p / 2] = x, rw.mlo[i][p / 2] = here ? mw : 0;
+                        else /* lanes 8 .. 15, from 8 floats before the row (lanes 0 .. 7 masked off) */
+                            rw.hi[i][p / 2] = (const float *)((uintptr_t)x - 8 * sizeof(float)),
+                            rw.mhi[i][p / 2] = here ? (__mmask16)(mw << 8) : 0;
+                    }
+                if (P == 2) input_packed2(V + (r - r0) * tx, ld, vxs, Ci, HW, &rw, &pk);
+                else input_packed4(V + (r - r0) * tx, ld, vxs, Ci, HW, &rw, &pk);
+                end = (r - r0) * tx + 16;
+            }
+        else
+            for (size_t r = r0; r < r1; r++)
+                for (size_t s = 0; s < segs; s++) {
+                    input_row(V + (r - r0) * tx + 16 * s, ld, vxs, Ci, in + r / ty * Ci * HW, H, W, r % ty, s);
+                    end = (r - r0) * tx + 16 * s + 16;
+                }
+        for (size_t xi = 0; xi < 16; xi++)
             for (size_t ci = 0; ci < Ci; ci++)
-                for (size_t j = T; j % 16; j++) V[xi * vxs + ci * ld + j] = 0;
+                for (size_t j = end; j % 16; j++) V[xi * vxs + ci * ld + j] = 0;
         for (size_t cb = 0; cb < nb; cb++) {
             for (size_t xi = 0; xi < 16; xi++)
                 gemm_chunk(M + xi * mxs, ld, V + xi * vxs, ld, U + (xi * nb + cb) * Ci * WG_CO, Ci, T);
             for (size_t c = 0; c < WG_CO; c++) {
                 const size_t co = cb * WG_CO + c;
-                for (size_t r = r0; r < r1; r++)
-                    for (size_t s = 0; s < segs; s++)
-                        output_row(out + (r / ty * Co + co) * HW, H, W, M + c * ld, mxs, r % ty, s,
-                                   (r - r0) * tx + 16 * s, b ? b[co] : 0.0f, accumulate);
+                const float bc = b ? b[co] : 0.0f;
+                if (P > 1)
+                    for (size_t r = r0; r < r1; r += P) {
+                        float *yr[4] = {NULL};
+                        int bottom[4] = {0};
+                        for (size_t p = 0; p < P && r + p < r1; p++) {
+                            const size_t h = 2 * ((r + p) % ty);
+                            yr[p] = out + ((r + p) / ty * Co + co) * HW + h * W;
+                            bottom[p] = h + 1 < H;
+                        }
+                        output_packed(yr, bottom, W, P, &pk, M + c * ld + (r - r0) * tx, mxs, bc, accumulate);
+                    }
+                else
+                    for (size_t r = r0; r < r1; r++)
+                        for (size_t s = 0; s < segs; s++)
+                            output_row(out + (r / ty * Co + co) * HW, H, W, M + c * ld + (r - r0) * tx + 16 * s, mxs,
+                                       r % ty, s, bc, accumulate);
             }
         }
     }
