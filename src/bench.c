@@ -465,7 +465,9 @@ int fm_bench_main(int argc, char **argv) {
         }
         if (want[FLOOR]) /* the floor's time against the GEMMs' at sgemm's rate: the most a step can reach */
             printf("bench floor_ms %.4f\nbench floor_bound %.4f\n", 1e3 / fl, fl / g);
-        if (want[SAMPLE] || want[PEAK]) printf("bench sample_flops_per_eval %.6g\n", fm_net_forward_flops(net, 1));
+        if (want[SAMPLE] || want[PEAK]) /* as defined, and as the kernels in use execute them */
+            printf("bench sample_flops_per_eval %.6g\nbench sample_exec_flops_per_eval %.6g\n", fm_net_forward_flops(net, 1),
+                   fm_net_forward_exec_flops(net, 1));
         if (want[SAMPLE])
             printf("bench sample_gemm_gflops %.3f\n", sg * fm_net_forward_flops(net, 1) * (double)b.S / 1e9);
         if (want[PEAK])

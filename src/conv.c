@@ -56,6 +56,11 @@ size_t fm_conv_scratch(const FmConvDims *d, size_t threads) {
     return threads * conv_per_thread(d) + (wf > direct ? wf : direct);
 }
 
+double fm_conv_forward_macs(const FmConvDims *d) {
+    if (fm_conv_winograd_ok(d)) return 16.0 * (double)(d->Ci * d->Co) * (double)((d->H + 1) / 2 * ((d->W + 1) / 2));
+    return (double)(d->Co * d->Ci * d->K * d->K) * (double)(d->Ho * d->Wo);
+}
+
 #define T float
 #define S f
 #define GEMM cblas_sgemm

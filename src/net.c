@@ -20,6 +20,10 @@ double fm_net_forward_flops(const FmNet *n, size_t B) {
     return n->kind == FM_MODEL_MLP ? fm_mlp_forward_flops(&n->mlp, B) : fm_unet_forward_flops(&n->unet, B);
 }
 
+double fm_net_forward_exec_flops(const FmNet *n, size_t B) {
+    return n->kind == FM_MODEL_MLP ? fm_mlp_forward_flops(&n->mlp, B) : fm_unet_forward_exec_flops(&n->unet, B);
+}
+
 void fm_net_describe(const FmNet *n, char *buf, size_t size) {
     if (n->kind == FM_MODEL_MLP) {
         snprintf(buf, size, "mlp: width %zu, depth %zu, time embedding %zu", n->mlp.H, n->mlp.L, n->mlp.E);

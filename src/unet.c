@@ -340,6 +340,15 @@ double fm_unet_forward_flops(const FmUnet *u, size_t B) {
     return f;
 }
 
+double fm_unet_forward_exec_flops(const FmUnet *u, size_t B) {
+    double f = 0;
+    for (int k = 0; k < u->nops; k++) {
+        const FmOp *op = &u->ops[k];
+        f += 2.0 * (double)B * (op->kind == FM_OP_CONV ? fm_conv_forward_macs(&op->conv) : op_macs(u, op));
+    }
+    return f;
+}
+
 /* The scratch shared by the ops: the largest convolution's, or GroupNorm's 2 m C sums. */
 static size_t scratch_floats(const FmUnet *u, size_t m, size_t threads) {
     size_t s = 0;

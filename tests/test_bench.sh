@@ -27,10 +27,10 @@ def figures(path):
 base = ["params", "flops_per_step", "gemm_gflops", "square_gflops", "compute_steps_per_s", "optim_ms", "gemm_optim_bound"]
 comm = ["allreduce_ms", "mpi_allreduce_ms", "node_ranks", "gemm_ms", "gemm_then_allreduce_ms", "gemm_overlap_allreduce_ms"]
 floor = ["floor_ms", "floor_bound"]
-sample = ["sample_flops_per_eval", "sample_gemm_gflops"]
+sample = ["sample_flops_per_eval", "sample_exec_flops_per_eval", "sample_gemm_gflops"]
 # the FMA peak on CPUs with AVX2 + FMA or AVX-512 (every x86-64 machine this runs on, in practice)
 cpu = open("/proc/cpuinfo").read()
-peak = ["peak_gflops", "peak_lanes", "sample_flops_per_eval"] if " avx2" in cpu and " fma" in cpu else []
+peak = ["peak_gflops", "peak_lanes", "sample_flops_per_eval", "sample_exec_flops_per_eval"] if " avx2" in cpu and " fma" in cpu else []
 only = ["params", "flops_per_step", "gemm_gflops"] + floor + sample
 for path, keys, absent in (("one.txt", base + floor + sample + peak, comm),
                            ("two.txt", base + comm + floor + peak, ["sample_gemm_gflops"]),
@@ -43,6 +43,13 @@ for path, keys, absent in (("one.txt", base + floor + sample + peak, comm),
     print(f"RESULT bench {path}: {len(f)} figures; missing or not positive: {bad or 'none'}; "
           f"unexpected: {extra or 'none'}; overlap hidden {hidden:.3f}")
     ok &= not bad and not extra and math.isfinite(hidden)
+    # the multiply-adds the kernels execute: the definition's for an MLP, at most those for the
+    # U-Net (fewer with AVX-512, where its 3x3 convolutions with 8 input channels run Winograd's)
+    if "sample_exec_flops_per_eval" in f:
+        fl, ex = f["sample_flops_per_eval"], f["sample_exec_flops_per_eval"]
+        want = (ex < fl if " avx512f" in cpu else ex <= fl) if path == "unet.txt" else ex == fl
+        print(f"RESULT bench {path}: executed {ex:.6g} of the definition's {fl:.6g} FLOPs per evaluation")
+        ok &= want
 sys.exit(0 if ok else 1)
 PY
 

@@ -46,6 +46,10 @@ const char *fm_conv_direct_name(int level);
  * fm_conv_winograd_enable(on): set it, returning the previous setting. */
 int fm_conv_winograd_available(void);
 int fm_conv_winograd_enable(int on);
+/* Multiply-adds of one sample's float forward pass as the kernels in use run it: Co Ci K^2 Ho Wo,
+ * or with Winograd 16 Ci Co per 2 x 2 tile of the output (its last row and column of tiles
+ * whole where H or W is odd). */
+double fm_conv_forward_macs(const FmConvDims *d);
 
 #define FM_DECLARE_CONV(T, S)                                                                     \
     /* out (B,Co,Ho,Wo) = conv(in (B,Ci,H,W), w (Co, Ci K K)) + b (Co) (b may be NULL), by im2col \

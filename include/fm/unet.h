@@ -91,6 +91,9 @@ void fm_unet_init_params(const FmUnet *u, float *params, uint64_t seed);
 double fm_unet_flops(const FmUnet *u, size_t B);
 /* FLOPs of the forward pass alone for B samples. */
 double fm_unet_forward_flops(const FmUnet *u, size_t B);
+/* The same, as the float kernels in use execute it (fm_conv_forward_macs: Winograd's 3 x 3
+ * convolutions multiply less than the definition counts). */
+double fm_unet_forward_exec_flops(const FmUnet *u, size_t B);
 
 /* Bytes of activations, gradients, statistics and scratch for m samples and `threads` threads. */
 double fm_unet_act_bytes(const FmUnet *u, size_t m, size_t threads);
