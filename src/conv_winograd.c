@@ -20,7 +20,9 @@
  *   3. the output transform of those 8 channels, two output rows of 32 columns at a time
  *      (interleaving the tiles' left and right columns in registers), with the bias.
  * Each tile's value depends on nothing but its inputs and the sum over ci in order, so the
- * output does not depend on the chunks, the threads, or the batch. The chunks hold at most
+ * output does not depend on the chunks, the threads, or the batch. (Lanes past a chunk's last
+ * tile hold whatever the scratch held: each lane is a tile of its own in the products, and no
+ * output reads them.) The chunks hold at most
  * about CHUNK_VALUES values of V per thread (L2-sized), and as many chunks as make every
  * thread's share the same.
  *
@@ -86,27 +88,30 @@ size_t fm_conv_winograd_shared(const FmConvDims *d) { return 16 * d->Ci * d->Co;
 #include <immintrin.h>
 
 /* U[xi][cb][ci][k] = (G g G^T)[xi] of the kernels g = w[cb 8 + k][ci] of one block cb and
- * input channel ci (k < 8, side by side in lanes), G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1] */
-static void transform_weights(float *U, const float *w, size_t cb, size_t ci, size_t Ci, size_t nb) {
-    float g[9][WG_CO], t[4][3][WG_CO]; /* the 8 kernels; G g */
-    for (int e = 0; e < 9; e++)
-        for (int k = 0; k < WG_CO; k++) g[e][k] = w[((cb * WG_CO + (size_t)k) * Ci + ci) * 9 + (size_t)e];
-    for (int j = 0; j < 3; j++)
-        for (int k = 0; k < WG_CO; k++) {
-            t[0][j][k] = g[j][k];
-            t[1][j][k] = 0.5f * (g[j][k] + g[3 + j][k] + g[6 + j][k]);
-            t[2][j][k] = 0.5f * (g[j][k] - g[3 + j][k] + g[6 + j][k]);
-            t[3][j][k] = g[6 + j][k];
-        }
+ * input channel ci (k < 8, side by side in the lanes of a ymm register), G = [1 0 0; .5 .5 .5;
+ * .5 -.5 .5; 0 0 1] */
+__attribute__((target("avx512f"))) static void transform_weights(float *U, const float *w, size_t cb, size_t ci,
+                                                                 size_t Ci, size_t nb) {
+    const int st = (int)(Ci * 9); /* from one kernel of the block to the next */
+    const __m256i idx = _mm256_setr_epi32(0, st, 2 * st, 3 * st, 4 * st, 5 * st, 6 * st, 7 * st);
+    const float *g0 = w + (cb * WG_CO * Ci + ci) * 9;
+    const __m256 half = _mm256_set1_ps(0.5f);
+    __m256 g[9], t[4][3]; /* the 8 kernels; G g */
+    for (int e = 0; e < 9; e++) g[e] = _mm256_i32gather_ps(g0 + e, idx, 4);
+    for (int j = 0; j < 3; j++) {
+        t[0][j] = g[j];
+        t[1][j] = _mm256_mul_ps(half, _mm256_add_ps(_mm256_add_ps(g[j], g[3 + j]), g[6 + j]));
+        t[2][j] = _mm256_mul_ps(half, _mm256_add_ps(_mm256_sub_ps(g[j], g[3 + j]), g[6 + j]));
+        t[3][j] = g[6 + j];
+    }
     const size_t xs = nb * Ci * WG_CO; /* from one xi to the next */
     float *u = U + (cb * Ci + ci) * WG_CO;
-    for (int i = 0; i < 4; i++, u += 4 * xs) /* (G g) G^T */
-        for (int k = 0; k < WG_CO; k++) {
-            u[k] = t[i][0][k];
-            u[xs + k] = 0.5f * (t[i][0][k] + t[i][1][k] + t[i][2][k]);
-            u[2 * xs + k] = 0.5f * (t[i][0][k] - t[i][1][k] + t[i][2][k]);
-            u[3 * xs + k] = t[i][2][k];
-        }
+    for (int i = 0; i < 4; i++, u += 4 * xs) { /* (G g) G^T */
+        _mm256_storeu_ps(u, t[i][0]);
+        _mm256_storeu_ps(u + xs, _mm256_mul_ps(half, _mm256_add_ps(_mm256_add_ps(t[i][0], t[i][1]), t[i][2])));
+        _mm256_storeu_ps(u + 2 * xs, _mm256_mul_ps(half, _mm256_add_ps(_mm256_sub_ps(t[i][0], t[i][1]), t[i][2])));
+        _mm256_storeu_ps(u + 3 * xs, t[i][2]);
+    }
 }
 
 /* The 16 tiles from column 32 s of an input row x of a channel (cols 32 s - 1 .. 32 s + 32), zero
@@ -362,7 +367,6 @@ void fm_conv_winograd_forward(float *out, const float *in, const float *w, const
     for (size_t k = 0; k < nchunks; k++) {
         float *V = thread_buf(scratch, per, omp_get_thread_num()), *M = V + 16 * vxs;
         const size_t r0 = k * rc, r1 = r0 + rc < rows ? r0 + rc : rows, T = (r1 - r0) * tx;
-        size_t end = 0; /* the V stores' end: lanes from there to the last vector's end are zeroed */
         if (P > 1)
             for (size_t r = r0; r < r1; r += P) {
                 /* tile row p's input row i: in lanes 16 p (P = 2) or 8 p (P = 4) of the pair; rows
@@ -382,17 +386,11 @@ void fm_conv_winograd_forward(float *out, const float *in, const float *w, const
                     }
                 if (P == 2) input_packed2(V + (r - r0) * tx, ld, vxs, Ci, HW, &rw, &pk);
                 else input_packed4(V + (r - r0) * tx, ld, vxs, Ci, HW, &rw, &pk);
-                end = (r - r0) * tx + 16;
             }
         else
             for (size_t r = r0; r < r1; r++)
-                for (size_t s = 0; s < segs; s++) {
+                for (size_t s = 0; s < segs; s++)
                     input_row(V + (r - r0) * tx + 16 * s, ld, vxs, Ci, in + r / ty * Ci * HW, H, W, r % ty, s);
-                    end = (r - r0) * tx + 16 * s + 16;
-                }
-        for (size_t xi = 0; xi < 16; xi++)
-            for (size_t ci = 0; ci < Ci; ci++)
-                for (size_t j = end; j % 16; j++) V[xi * vxs + ci * ld + j] = 0;
         for (size_t cb = 0; cb < nb; cb++) {
             for (size_t xi = 0; xi < 16; xi++)
                 gemm_chunk(M + xi * mxs, ld, V + xi * vxs, ld, U + (xi * nb + cb) * Ci * WG_CO, Ci, T);
