@@ -34,8 +34,10 @@ void fm_conv_direct_pointwise(float *out, const float *in, const float *w, const
 int fm_conv_winograd_ok(const FmConvDims *d);
 size_t fm_conv_winograd_per_thread(const FmConvDims *d);
 size_t fm_conv_winograd_shared(const FmConvDims *d);
-void fm_conv_winograd_forward(float *out, const float *in, const float *w, const float *b, float *scratch, size_t per,
-                              size_t B, const FmConvDims *d, int accumulate);
+/* out = conv(in) + b (b may be NULL), + v[s Co + c] (v: B x Co, may be NULL), + add (B x Co x H x W,
+ * may be NULL or out itself), summed in this order */
+void fm_conv_winograd_forward(float *out, const float *in, const float *w, const float *b, const float *v,
+                              const float *add, float *scratch, size_t per, size_t B, const FmConvDims *d);
 void fm_conv_direct_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                              float *scratch, size_t per, size_t B, const FmConvDims *d);
 

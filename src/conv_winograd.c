@@ -43,19 +43,22 @@
 
 static int wino_on = -1; /* -1: not yet decided (FMTRAIN_CONV_WINOGRAD) */
 
-int fm_conv_winograd_enable(int on) {
-    const int was = fm_conv_winograd_available();
-    wino_on = on != 0;
-    return was;
-}
-
-int fm_conv_winograd_available(void) {
+/* the setting (the environment's unless set), apart from whether the CPU allows it */
+static int wino_setting(void) {
     if (wino_on < 0) { /* FMTRAIN_CONV_WINOGRAD=0 keeps the direct kernels (for comparisons) */
         const char *e = getenv("FMTRAIN_CONV_WINOGRAD");
         wino_on = !(e && strcmp(e, "0") == 0);
     }
-    return wino_on && fm_conv_direct_available() >= FM_CONV_DIRECT_AVX512;
+    return wino_on;
 }
+
+int fm_conv_winograd_enable(int on) {
+    const int was = wino_setting();
+    wino_on = on != 0;
+    return was;
+}
+
+int fm_conv_winograd_available(void) { return wino_setting() && fm_conv_direct_available() >= FM_CONV_DIRECT_AVX512; }
 
 int fm_conv_winograd_ok(const FmConvDims *d) {
     return d->K == 3 && d->stride == 1 && d->pad == 1 && d->Co % WG_CO == 0 && d->Ci >= 8 && fm_conv_winograd_available();
@@ -304,40 +307,52 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_output
     y[3] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s1[1], s1[2]), s1[3]), b);
 }
 
-/* p[0 .. n) (+)= v's first n lanes */
-__attribute__((target("avx512f"), always_inline)) static inline void put(float *p, __m512 v, __mmask16 k, int accumulate) {
-    if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, p));
-    _mm512_mask_storeu_ps(p, k, v);
+/* What is added to the convolution (and its bias) where it is written out: a value per sample and
+ * channel (hv: whether there is one), then a tensor of the output's shape (a: its values at the
+ * row written, or NULL) */
+typedef struct {
+    int hv;
+    float v;
+    const float *a;
+} Addend;
+
+/* p[0 .. n) = v's lanes under k, + the addend */
+__attribute__((target("avx512f"), always_inline)) static inline void put(float *p, __m512 v, __mmask16 k, Addend ad,
+                                                                        size_t at) {
+    if (ad.hv) v = _mm512_add_ps(v, _mm512_set1_ps(ad.v));
+    if (ad.a) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, ad.a + at));
+    _mm512_mask_storeu_ps(p + at, k, v);
 }
 
 /* The output rows 2 ty and 2 ty + 1, columns 32 s .. 32 s + 32, of one channel y (H, W) from the
  * 16 tiles at M[xi xs] */
 __attribute__((target("avx512f"))) static void output_row(float *y, size_t H, size_t W, const float *M, size_t xs,
-                                                          size_t ty, size_t s, float bc, int accumulate) {
+                                                          size_t ty, size_t s, float bc, Addend ad) {
     __m512 v[4];
     tile_outputs(v, M, xs, bc);
     const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
     const size_t c0 = 32 * s, n = W - c0;
     for (size_t i = 0; i < 2 && 2 * ty + i < H; i++) { /* interleave the left and right values */
-        float *p = y + (2 * ty + i) * W + c0;
-        put(p, _mm512_permutex2var_ps(v[2 * i], lo, v[2 * i + 1]), lane_mask16(n, 0), accumulate);
-        put(p + 16, _mm512_permutex2var_ps(v[2 * i], hi, v[2 * i + 1]), lane_mask16(n, 16), accumulate);
+        const size_t at = (2 * ty + i) * W + c0;
+        put(y, _mm512_permutex2var_ps(v[2 * i], lo, v[2 * i + 1]), lane_mask16(n, 0), ad, at);
+        put(y, _mm512_permutex2var_ps(v[2 * i], hi, v[2 * i + 1]), lane_mask16(n, 16), ad, at + 16);
     }
 }
 
 /* As output_row for P packed rows of tx <= 8 tiles (input_packed): yr[p], row 2 ty_p of tile row
- * p's channel (NULL past the chunk's rows), bottom[p]: whether row 2 ty_p + 1 is in the image */
-__attribute__((target("avx512f"))) static void output_packed(float *yr[4], const int bottom[4], size_t W, size_t P,
-                                                             const Packing *pk, const float *M, size_t xs, float bc,
-                                                             int accumulate) {
+ * p's channel (NULL past the chunk's rows), ad[p] its addend there, bottom[p]: whether row
+ * 2 ty_p + 1 is in the image */
+__attribute__((target("avx512f"))) static void output_packed(float *yr[4], const Addend ad[4], const int bottom[4],
+                                                             size_t W, size_t P, const Packing *pk, const float *M,
+                                                             size_t xs, float bc) {
     __m512 v[4];
     tile_outputs(v, M, xs, bc);
     const __mmask16 mw = lane_mask16(W, 0);
     for (size_t p = 0; p < P && yr[p]; p++) {
         const __m512i vi = _mm512_loadu_si512(pk->out[p]);
-        put(yr[p], _mm512_permutex2var_ps(v[0], vi, v[1]), mw, accumulate);
-        if (bottom[p]) put(yr[p] + W, _mm512_permutex2var_ps(v[2], vi, v[3]), mw, accumulate);
+        put(yr[p], _mm512_permutex2var_ps(v[0], vi, v[1]), mw, ad[p], 0);
+        if (bottom[p]) put(yr[p], _mm512_permutex2var_ps(v[2], vi, v[3]), mw, ad[p], W);
     }
 }
 
@@ -347,8 +362,8 @@ static float *thread_buf(float *scratch, size_t per, int th) {
     return buf + (16 - ((uintptr_t)buf / sizeof(float)) % 16) % 16;
 }
 
-void fm_conv_winograd_forward(float *out, const float *in, const float *w, const float *b, float *scratch, size_t per,
-                              size_t B, const FmConvDims *d, int accumulate) {
+void fm_conv_winograd_forward(float *out, const float *in, const float *w, const float *b, const float *v,
+                              const float *add, float *scratch, size_t per, size_t B, const FmConvDims *d) {
     const size_t Ci = d->Ci, Co = d->Co, H = d->H, W = d->W, HW = H * W, tx = tiles_x(d), ty = tiles_y(d);
     const size_t segs = (tx + 15) / 16, rows = B * ty, nth = (size_t)omp_get_max_threads(), nb = Co / WG_CO;
     const size_t P = tx <= 4 ? 4 : tx <= 8 ? 2 : 1; /* tile rows a vector: input_packed, or 16 tiles of one */
@@ -400,27 +415,31 @@ void fm_conv_winograd_forward(float *out, const float *in, const float *w, const
                 if (P > 1)
                     for (size_t r = r0; r < r1; r += P) {
                         float *yr[4] = {NULL};
+                        Addend ad[4];
                         int bottom[4] = {0};
                         for (size_t p = 0; p < P && r + p < r1; p++) {
-                            const size_t h = 2 * ((r + p) % ty);
-                            yr[p] = out + ((r + p) / ty * Co + co) * HW + h * W;
+                            const size_t h = 2 * ((r + p) % ty), sc = (r + p) / ty * Co + co;
+                            yr[p] = out + sc * HW + h * W;
+                            ad[p] = (Addend){v != NULL, v ? v[sc] : 0.0f, add ? add + sc * HW + h * W : NULL};
                             bottom[p] = h + 1 < H;
                         }
-                        output_packed(yr, bottom, W, P, &pk, M + c * ld + (r - r0) * tx, mxs, bc, accumulate);
+                        output_packed(yr, ad, bottom, W, P, &pk, M + c * ld + (r - r0) * tx, mxs, bc);
                     }
                 else
-                    for (size_t r = r0; r < r1; r++)
+                    for (size_t r = r0; r < r1; r++) {
+                        const size_t sc = r / ty * Co + co;
+                        const Addend ad = {v != NULL, v ? v[sc] : 0.0f, add ? add + sc * HW : NULL};
                         for (size_t s = 0; s < segs; s++)
-                            output_row(out + (r / ty * Co + co) * HW, H, W, M + c * ld + (r - r0) * tx + 16 * s, mxs,
-                                       r % ty, s, bc, accumulate);
+                            output_row(out + sc * HW, H, W, M + c * ld + (r - r0) * tx + 16 * s, mxs, r % ty, s, bc, ad);
+                    }
             }
         }
     }
     }
 }
 #else
-void fm_conv_winograd_forward(float *out, const float *in, const float *w, const float *b, float *scratch, size_t per,
-                              size_t B, const FmConvDims *d, int accumulate) {
-    (void)out, (void)in, (void)w, (void)b, (void)scratch, (void)per, (void)B, (void)d, (void)accumulate;
+void fm_conv_winograd_forward(float *out, const float *in, const float *w, const float *b, const float *v,
+                              const float *add, float *scratch, size_t per, size_t B, const FmConvDims *d) {
+    (void)out, (void)in, (void)w, (void)b, (void)v, (void)add, (void)scratch, (void)per, (void)B, (void)d;
 }
 #endif

@@ -49,9 +49,26 @@ void FN(fm_unet_forward)(const FmUnet *u, const T *params, ACTS *a, const T *x, 
         T *out = ACT(op->out);
         const T *in = ACT(op->in0);
         switch (op->kind) {
-        case FM_OP_CONV:
-            FN(fm_conv2d_forward)(out, in, PW(params, op->w), PW(params, op->b), a->scratch, B, &op->conv, 0);
+        case FM_OP_CONV: {
+            /* an in-place ADDCH or ADD on the convolution's output next is added as it is written
+             * (fm_conv2d_forward_fused: one pass where Winograd runs); so is an in-place ADD of it
+             * onto another buffer, which it is its only reader of: the convolution then accumulates
+             * onto that buffer. The same values as the separate ops; their backward needs no
+             * activations. */
+            const FmOp *next = k + 1 < u->nops ? op + 1 : NULL;
+            const T *v = NULL, *add = NULL;
+            if (next && next->inplace && next->in0 == op->out && next->kind == FM_OP_ADDCH) {
+                v = ACT(next->in1), k++;
+            } else if (next && next->inplace && next->in0 == op->out && next->kind == FM_OP_ADD) {
+                add = ACT(next->in1), k++;
+            } else if (next && next->inplace && next->in1 == op->out && next->kind == FM_OP_ADD &&
+                       u->last_use[op->out] == k + 1) {
+                out = ACT(next->in0), add = out, k++;
+            }
+            FN(fm_conv2d_forward_fused)(out, in, PW(params, op->w), PW(params, op->b), v, add, a->scratch, B,
+                                        &op->conv);
             break;
+        }
         case FM_OP_GN: {
             /* forward alone: a SiLU that takes the output in place (share_forward) is applied by
              * the GroupNorm, on each group while it is in cache */

@@ -179,6 +179,43 @@ static void test_conv_float(size_t B, size_t Ci, size_t H, size_t W, size_t Co, 
     free(fin), free(fw), free(fb), free(fg), free(fout), free(fdin), free(fdw), free(fdb), free(sf);
 }
 
+/* fm_conv2d_forward_fused (a convolution and the U-Net's in-place ADDCH or ADD after it, in one
+ * pass where Winograd runs) against the separate ops: the same floats, bit for bit */
+static void test_conv_fused(size_t B, size_t Ci, size_t H, size_t W, size_t Co, size_t K) {
+    FmConvDims d;
+    T_CHECK(fm_conv_dims(&d, Ci, H, W, Co, K, 1, (K - 1) / 2) == 0, "conv dims");
+    const size_t nin = B * Ci * H * W, nw = Co * Ci * K * K, nout = B * Co * H * W, th = (size_t)omp_get_max_threads();
+    float *in = falloc(nin), *w = falloc(nw), *b = falloc(Co), *v = falloc(B * Co), *add = falloc(nout),
+          *ref = falloc(nout), *got = falloc(nout), *sc = falloc(fm_conv_scratch(&d, th));
+    for (size_t k = 0; k < nin; k++) in[k] = (float)fm_stream_normal(&g_s);
+    for (size_t k = 0; k < nw; k++) w[k] = 0.3f * (float)fm_stream_normal(&g_s);
+    for (size_t k = 0; k < Co; k++) b[k] = (float)fm_stream_normal(&g_s);
+    for (size_t k = 0; k < B * Co; k++) v[k] = (float)fm_stream_normal(&g_s);
+    for (size_t k = 0; k < nout; k++) add[k] = (float)fm_stream_normal(&g_s);
+    const char *what[3] = {"+ v per sample and channel", "+ a tensor", "accumulated onto out"};
+    for (int m = 0; m < 3; m++) {
+        fm_conv2d_forward_f(ref, in, w, b, sc, B, &d, 0);
+        if (m == 0) fm_addch_forward_f(ref, ref, v, B, Co, H * W);
+        if (m == 1) fm_add_forward_f(ref, ref, add, nout);
+        if (m == 2) { /* out + conv, the ADD's order, onto a copy of add */
+            float *o = falloc(nout);
+            memcpy(o, add, nout * sizeof(float));
+            fm_add_forward_f(ref, o, ref, nout);
+            free(o);
+        }
+        memcpy(got, add, nout * sizeof(float));
+        fm_conv2d_forward_fused_f(got, in, w, b, m == 0 ? v : NULL, m == 1 ? add : m == 2 ? got : NULL, sc, B, &d);
+        size_t diff = 0;
+        for (size_t k = 0; k < nout; k++) diff += memcmp(&got[k], &ref[k], sizeof(float)) != 0;
+        T_CHECK(diff == 0, "fused conv %zux%zu %zu->%zu on %zux%zu, B %zu (%s): %zu of %zu values differ from the separate ops'",
+                K, K, Ci, Co, H, W, B, what[m], diff, nout);
+        printf("fused conv %zux%zu %3zu->%-3zu %2zux%-2zu B %2zu %s (%s): %zu of %zu values differ\n", K, K, Ci, Co, H, W, B,
+               what[m], K == 3 && fm_conv_winograd_available() && Ci >= 8 && Co % 8 == 0 ? "Winograd" : "separate",
+               diff, nout);
+    }
+    free(in), free(w), free(b), free(v), free(add), free(ref), free(got), free(sc);
+}
+
 typedef struct {
     size_t B, C, HW, G;
     double *in, *gamma, *beta, *din, *dgamma, *dbeta, *mean, *rstd, *work;
@@ -567,6 +604,14 @@ int main(void) {
     test_conv_float(7, 64, 14, 14, 64, 3, FM_CONV_DIRECT_OFF, 1);
     test_conv_float(5, 64, 28, 28, 32, 1, FM_CONV_DIRECT_OFF, 1);
     test_conv(2, 32, 32, 2, 3, 2, 1); /* strided, 256 pixels out: groups of 4 */
+    /* the U-Net's fused ops: Winograd's rows of 16 tiles and packed rows, the 1x1 skip onto a
+     * buffer (AVX-512 tiles), and at 2 threads */
+    test_conv_fused(3, 32, 28, 28, 32, 3);
+    test_conv_fused(5, 64, 7, 7, 64, 3);
+    test_conv_fused(3, 64, 14, 14, 32, 1);
+    omp_set_num_threads(2);
+    test_conv_fused(4, 32, 14, 14, 64, 3);
+    omp_set_num_threads(1);
     test_groupnorm();
     test_elementwise();
     test_network();

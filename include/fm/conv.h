@@ -43,7 +43,8 @@ const char *fm_conv_direct_name(int level);
 /* With AVX-512, their forward runs Winograd's F(2 x 2, 3 x 3) (src/conv_winograd.c) where the
  * input channels are at least 8. fm_conv_winograd_available: whether it is in use (default: yes
  * where the CPU allows; the environment's FMTRAIN_CONV_WINOGRAD=0 keeps the direct kernels);
- * fm_conv_winograd_enable(on): set it, returning the previous setting. */
+ * fm_conv_winograd_enable(on): set it, returning the previous setting (not whether it was in use:
+ * the direct level set apart). */
 int fm_conv_winograd_available(void);
 int fm_conv_winograd_enable(int on);
 /* Multiply-adds of one sample's float forward pass as the kernels in use run it: Co Ci K^2 Ho Wo,
@@ -57,6 +58,12 @@ double fm_conv_forward_macs(const FmConvDims *d);
      * += the same (a residual or a per-channel vector already in out is added to, in one pass). */\
     void fm_conv2d_forward_##S(T *out, const T *in, const T *w, const T *b, T *scratch, size_t B,  \
                                const FmConvDims *d, int accumulate);                              \
+    /* out = conv(in) + b, + v[s Co + c] per sample and channel (v: B x Co, may be NULL), + add  \
+     * (out's shape, may be NULL, or out itself where v is NULL), summed in this order: a convolution and the U-Net's in-place   \
+     * ADDCH or ADD after it, in one pass where the float kernels allow (Winograd), and as the    \
+     * separate ops otherwise, the same values either way. */                                      \
+    void fm_conv2d_forward_fused_##S(T *out, const T *in, const T *w, const T *b, const T *v,     \
+                                     const T *add, T *scratch, size_t B, const FmConvDims *d);    \
     /* dw += dL/dw, db += dL/db, din += dL/din (each may be NULL), from dout (B,Co,Ho,Wo). */    \
     void fm_conv2d_backward_##S(T *din, T *dw, T *db, const T *dout, const T *in, const T *w,     \
                                 T *scratch, size_t B, const FmConvDims *d);                       \
