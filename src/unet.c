@@ -146,6 +146,10 @@ static int resblock(Builder *bd, int x, size_t Co, int s, const char *name) {
     snprintf(p, sizeof p, "%s.temb", name);
     int e = linear(bd, s, Co, p);
     if (bd->err) return -1;
+    /* the embedding's layer runs before conv1 (its tensors still come after conv1's), so that the
+     * ADDCH follows conv1 and is added as conv1 writes out (fm_unet_forward) */
+    FmOp *ops = bd->u->ops + bd->u->nops - 2, t = ops[0];
+    ops[0] = ops[1], ops[1] = t;
     h = in_place(bd, FM_OP_ADDCH, h, e);
     snprintf(p, sizeof p, "%s.norm2", name);
     h = silu(bd, norm(bd, h, p));
