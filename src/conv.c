@@ -64,17 +64,21 @@ double fm_conv_forward_macs(const FmConvDims *d) {
 #define T float
 #define S f
 #define GEMM cblas_sgemm
+#define GN_EXP fast_expf /* as layers.c's SiLU */
 #define CONV_DIRECT
 #include "conv_tmpl.h"
 #undef CONV_DIRECT
 #undef T
 #undef S
 #undef GEMM
+#undef GN_EXP
 
 #define T double
 #define S d
 #define GEMM cblas_dgemm
+#define GN_EXP exp
 #include "conv_tmpl.h"
 #undef T
 #undef S
 #undef GEMM
+#undef GN_EXP

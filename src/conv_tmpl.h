@@ -283,10 +283,21 @@ void FN(fm_conv2d_backward)(T *din, T *dw, T *db, const T *dout, const T *in, co
     }
 }
 
-/* One group of one sample: len = Cg HW values, the group's gamma and beta from c = 0. Compiled
- * per ISA (VEC_TARGETS): the double sums are vectorised at the CPU's width. */
+/* y = silu(x a + bb): GroupNorm's affine map and the SiLU after it in one pass (the same
+ * operations as fm_silu_forward's on the map's output, so the same values) */
+VEC_CLONES static void FN(gn_affine_silu)(T *y, const T *x, T a, T bb, size_t n) {
+    #pragma omp simd
+    for (size_t k = 0; k < n; k++) {
+        const T t = x[k] * a + bb;
+        y[k] = t / (1 + GN_EXP(-t));
+    }
+}
+
+/* One group of one sample: len = Cg HW values, the group's gamma and beta from c = 0; with silu,
+ * SiLU applied too. Compiled per ISA (VEC_TARGETS): the double sums are vectorised at the CPU's
+ * width. */
 VEC_TARGETS static void FN(gn_forward_group)(T *y, const T *x, T *mean, T *rstd, const T *gamma, const T *beta,
-                                             size_t Cg, size_t HW, double eps) {
+                                             size_t Cg, size_t HW, double eps, int silu) {
     const size_t len = Cg * HW;
     /* two passes (mean, then the centred second moment), accumulated in double */
     double s = 0, v = 0;
@@ -302,6 +313,10 @@ VEC_TARGETS static void FN(gn_forward_group)(T *y, const T *x, T *mean, T *rstd,
         const T a = (T)(r * (double)gamma[c]), bb = (T)((double)beta[c] - mu * r * (double)gamma[c]);
         const T *xc = x + c * HW;
         T *yc = y + c * HW;
+        if (silu) {
+            FN(gn_affine_silu)(yc, xc, a, bb, HW);
+            continue;
+        }
         #pragma omp simd
         for (size_t k = 0; k < HW; k++) yc[k] = xc[k] * a + bb;
     }
@@ -313,8 +328,8 @@ void FN(fm_groupnorm_forward_act)(T *out, T *mean, T *rstd, const T *in, const T
     #pragma omp parallel for schedule(static) if (B * C * HW > 65536)
     for (size_t ng = 0; ng < B * G; ng++) {
         const size_t c0 = (ng % G) * Cg;
-        FN(gn_forward_group)(out + ng * len, in + ng * len, mean + ng, rstd + ng, gamma + c0, beta + c0, Cg, HW, eps);
-        if (silu) FN(fm_silu_forward)(out + ng * len, out + ng * len, len);
+        FN(gn_forward_group)(out + ng * len, in + ng * len, mean + ng, rstd + ng, gamma + c0, beta + c0, Cg, HW, eps,
+                             silu);
     }
 }
 
