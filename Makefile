@@ -39,7 +39,7 @@ DEB_PKGS := build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hd
             libopenblas-openmp-dev librandom123-dev libinih-dev python3-h5py python3-numpy \
             python3-matplotlib dataset-fashion-mnist procps slurmctld slurmd slurm-client munge python3-torch
 
-.PHONY: all deps test test-slurm demo install clean san help data bench fuzz fuzz-check
+.PHONY: all deps test test-slurm demo install clean san help data bench bench-conv fuzz fuzz-check
 
 all: $(BIN) $(TEST_BIN) $(REPLAY_BIN) $(MPI_TEST_BIN)
 
@@ -51,6 +51,7 @@ help:
 	@echo "make demo      deps + build + a 2-rank training on 'moons', samples and PNG plots"
 	@echo "make san       AddressSanitizer+UBSan build of everything into build-san/ and run the tests"
 	@echo "make bench     fmtrain vs PyTorch (installs python3-torch if missing): throughput, GFLOP/s, memory, scaling"
+	@echo "make bench-conv  the 3x3 convolution forward: direct tiles vs Winograd, at 1 and 2 threads"
 	@echo "make fuzz      libFuzzer harnesses (clang) into build-fuzz/; run them with tests/fuzz/run.sh SECONDS"
 	@echo "make data      convert Debian's Fashion-MNIST into data/fashion-mnist-{train,test}.h5"
 	@echo "make install   install fmtrain and the scripts under PREFIX=$(PREFIX)"
@@ -127,6 +128,12 @@ bench: all data
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 	  $$sudo apt-get install -y -q --no-install-recommends python3-torch || echo "bench: python3-torch unavailable"; }
 	$(PYTHON) scripts/bench.py --fmtrain $(BIN) $(BENCH_ARGS)
+
+bench-conv: $(BUILD)/bench_conv
+	OMP_NUM_THREADS=1 $(BUILD)/bench_conv && OMP_NUM_THREADS=2 $(BUILD)/bench_conv
+
+$(BUILD)/bench_conv: tests/bench_conv.c $(BUILD)/libfm.a
+	$(CC) $(CFLAGS) $< $(BUILD)/libfm.a $(LDFLAGS) $(LDLIBS) -o $@
 
 data: data/fashion-mnist-train.h5
 

@@ -440,7 +440,8 @@ def main():
           "(MPI, HDF5 and BLAS excluded); torch: over its size after import, data tensor excluded.")
     if any(r["fm"]["gflops"] > r["fm"]["gemm_gflops"] for r in rows):
         print("%sgemm over 100 %: fmtrain's own kernels outran OpenBLAS's at the same shapes (AVX-512 register "
-              "tiles against the AVX2 sgemm kernels): the U-Net's 3x3 and 1x1 convolutions, and the toy MLPs' GEMMs "
+              "tiles against the AVX2 sgemm kernels): the U-Net's 3x3 and 1x1 convolutions (whose forward runs "
+              "Winograd's F(2x2,3x3), 16 multiplications where the FLOPs count 36), and the toy MLPs' GEMMs "
               "(up to 2^25 multiply-adds, inner dimension <= 512; FMTRAIN_SMALL_GEMM=0 leaves them to OpenBLAS).")
     with open(os.path.join(a.out, "bench.json"), "w") as fo:
         json.dump({"rows": rows, "scaling": scaling, "seconds": seconds}, fo, indent=1)

@@ -27,10 +27,9 @@
 #define GEMM_TILES 1
 #endif
 
-static int have_avx512 = -1;
-
 int fm_gemm_small_available(void) {
 #ifdef GEMM_TILES
+    static int have_avx512 = -1;
     if (have_avx512 < 0) {
         const char *e = getenv("FMTRAIN_SMALL_GEMM"); /* =0: OpenBLAS for every GEMM (comparisons) */
         __builtin_cpu_init();
