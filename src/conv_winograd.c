@@ -14,20 +14,21 @@
  * each thread on its own chunks:
  *   1. the input transform: for each channel and row of tiles, the 4 input rows are loaded (two
  *      vectors each, 32 columns), split into their even and odd columns in registers, and the
- *      16 values of 16 tiles side by side transformed: V[xi][ci][j] for tile j of the chunk;
+ *      16 values of 16 tiles side by side transformed: V[xi][ci][j] for tile j of the chunk.
+ *      Rows of at most 8 tiles (images up to 16 wide) go 2 or 4 to a vector (input_packed);
  *   2. for each block of 8 output channels, the 16 products M[xi][c][j] = sum over ci of
  *      U[xi][ci][c] V[xi][ci][j], over all tiles of the chunk;
  *   3. the output transform of those 8 channels, two output rows of 32 columns at a time
- *      (interleaving the tiles' left and right columns in registers), with the bias.
+ *      (interleaving the tiles' left and right columns in registers), with the bias and the
+ *      caller's addends (fm_conv2d_forward_fused: the U-Net's ADDCH and ADD).
  * Each tile's value depends on nothing but its inputs and the sum over ci in order, so the
  * output does not depend on the chunks, the threads, or the batch. (Lanes past a chunk's last
  * tile hold whatever the scratch held: each lane is a tile of its own in the products, and no
- * output reads them.) The chunks hold at most
- * about CHUNK_VALUES values of V per thread (L2-sized), and as many chunks as make every
- * thread's share the same.
+ * output reads them.) The chunks hold at most about CHUNK_VALUES values of V per thread
+ * (L2-sized), and as many chunks as make every thread's share the same.
  *
- * Rounding: the transforms add and subtract (and the kernel's halves are exact), so the error
- * is that of the sums, a few float ulps more than the direct convolution's. */
+ * Rounding: the transforms add, subtract and halve, so the error is that of the sums; test_unet
+ * measures it against the double convolution, no larger than the direct kernels'. */
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>

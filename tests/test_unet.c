@@ -569,10 +569,12 @@ int main(void) {
         /* shapes of the U-Net and odd ones: groups (and Winograd's chunks) with a short last one,
          * a one-sample batch, channels not a multiple of 8 (the im2col path for that side) or
          * below 8 (no Winograd), non-square images, odd sides (Winograd's last tiles half out),
-         * rows of more than 16 tiles (two vectors of them) */
+         * one-column images, rows of more than 16 tiles (two vectors of them), chunks of one row
+         * (520 input channels) */
         const size_t shapes[][5] = {{5, 32, 28, 28, 32}, {7, 64, 14, 14, 64}, {33, 64, 7, 7, 64}, {3, 128, 14, 14, 64},
                                     {1, 8, 5, 9, 16},    {4, 1, 28, 28, 32},  {4, 32, 28, 28, 1}, {6, 16, 1, 7, 8},
-                                    {2, 24, 33, 32, 8},  {3, 8, 6, 35, 16},   {5, 16, 3, 3, 8},   {2, 8, 13, 70, 8}};
+                                    {2, 24, 33, 32, 8},  {3, 8, 6, 35, 16},   {5, 16, 3, 3, 8},   {2, 8, 13, 70, 8},
+                                    {3, 8, 5, 1, 8},     {2, 520, 6, 40, 8}};
         for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
             const size_t *s = shapes[k];
             test_conv_float(s[0], s[1], s[2], s[3], s[4], 3, level, wino);
