@@ -327,8 +327,9 @@ __attribute__((target("avx512f"), always_inline)) static inline void put(float *
 
 /* The output rows 2 ty and 2 ty + 1, columns 32 s .. 32 s + 32, of one channel y (H, W) from the
  * 16 tiles at M[xi xs] */
-__attribute__((target("avx512f"))) static void output_row(float *y, size_t H, size_t W, const float *M, size_t xs,
-                                                          size_t ty, size_t s, float bc, Addend ad) {
+__attribute__((target("avx512f"), always_inline)) static inline void output_row(float *y, size_t H, size_t W,
+                                                                               const float *M, size_t xs, size_t ty,
+                                                                               size_t s, float bc, Addend ad) {
     __m512 v[4];
     tile_outputs(v, M, xs, bc);
     const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
@@ -344,9 +345,10 @@ __attribute__((target("avx512f"))) static void output_row(float *y, size_t H, si
 /* As output_row for P packed rows of tx <= 8 tiles (input_packed): yr[p], row 2 ty_p of tile row
  * p's channel (NULL past the chunk's rows), ad[p] its addend there, bottom[p]: whether row
  * 2 ty_p + 1 is in the image */
-__attribute__((target("avx512f"))) static void output_packed(float *yr[4], const Addend ad[4], const int bottom[4],
-                                                             size_t W, size_t P, const Packing *pk, const float *M,
-                                                             size_t xs, float bc) {
+__attribute__((target("avx512f"), always_inline)) static inline void output_packed(float *yr[4], const Addend ad[4],
+                                                                                  const int bottom[4], size_t W,
+                                                                                  size_t P, const Packing *pk,
+                                                                                  const float *M, size_t xs, float bc) {
     __m512 v[4];
     tile_outputs(v, M, xs, bc);
     const __mmask16 mw = lane_mask16(W, 0);
@@ -355,6 +357,35 @@ __attribute__((target("avx512f"))) static void output_packed(float *yr[4], const
         put(yr[p], _mm512_permutex2var_ps(v[0], vi, v[1]), mw, ad[p], 0);
         if (bottom[p]) put(yr[p], _mm512_permutex2var_ps(v[2], vi, v[3]), mw, ad[p], W);
     }
+}
+
+/* Output channel co of the chunk's rows r0 .. r1 (their tiles at M[xi xs], from the chunk's
+ * first), with the bias b[co] and the addends v and add (fm_conv_winograd_forward) */
+__attribute__((target("avx512f"))) static void output_channel(float *out, const float *v, const float *add,
+                                                              const float *b, size_t co, size_t Co, size_t H, size_t W,
+                                                              size_t tx, size_t segs, size_t P, const Packing *pk,
+                                                              const float *M, size_t xs, size_t r0, size_t r1) {
+    const size_t HW = H * W, ty = (H + 1) / 2;
+    const float bc = b ? b[co] : 0.0f;
+    if (P > 1)
+        for (size_t r = r0; r < r1; r += P) {
+            float *yr[4] = {NULL};
+            Addend ad[4];
+            int bottom[4] = {0};
+            for (size_t p = 0; p < P && r + p < r1; p++) {
+                const size_t h = 2 * ((r + p) % ty), sc = (r + p) / ty * Co + co;
+                yr[p] = out + sc * HW + h * W;
+                ad[p] = (Addend){v != NULL, v ? v[sc] : 0.0f, add ? add + sc * HW + h * W : NULL};
+                bottom[p] = h + 1 < H;
+            }
+            output_packed(yr, ad, bottom, W, P, pk, M + (r - r0) * tx, xs, bc);
+        }
+    else
+        for (size_t r = r0; r < r1; r++) {
+            const size_t sc = r / ty * Co + co;
+            const Addend ad = {v != NULL, v ? v[sc] : 0.0f, add ? add + sc * HW : NULL};
+            for (size_t s = 0; s < segs; s++) output_row(out + sc * HW, H, W, M + (r - r0) * tx + 16 * s, xs, r % ty, s, bc, ad);
+        }
 }
 
 /* thread th's share of the scratch, 64-byte aligned */
@@ -410,30 +441,8 @@ void fm_conv_winograd_forward(float *out, const float *in, const float *w, const
         for (size_t cb = 0; cb < nb; cb++) {
             for (size_t xi = 0; xi < 16; xi++)
                 gemm_chunk(M + xi * mxs, ld, V + xi * vxs, ld, U + (xi * nb + cb) * Ci * WG_CO, Ci, T);
-            for (size_t c = 0; c < WG_CO; c++) {
-                const size_t co = cb * WG_CO + c;
-                const float bc = b ? b[co] : 0.0f;
-                if (P > 1)
-                    for (size_t r = r0; r < r1; r += P) {
-                        float *yr[4] = {NULL};
-                        Addend ad[4];
-                        int bottom[4] = {0};
-                        for (size_t p = 0; p < P && r + p < r1; p++) {
-                            const size_t h = 2 * ((r + p) % ty), sc = (r + p) / ty * Co + co;
-                            yr[p] = out + sc * HW + h * W;
-                            ad[p] = (Addend){v != NULL, v ? v[sc] : 0.0f, add ? add + sc * HW + h * W : NULL};
-                            bottom[p] = h + 1 < H;
-                        }
-                        output_packed(yr, ad, bottom, W, P, &pk, M + c * ld + (r - r0) * tx, mxs, bc);
-                    }
-                else
-                    for (size_t r = r0; r < r1; r++) {
-                        const size_t sc = r / ty * Co + co;
-                        const Addend ad = {v != NULL, v ? v[sc] : 0.0f, add ? add + sc * HW : NULL};
-                        for (size_t s = 0; s < segs; s++)
-                            output_row(out + sc * HW, H, W, M + c * ld + (r - r0) * tx + 16 * s, mxs, r % ty, s, bc, ad);
-                    }
-            }
+            for (size_t c = 0; c < WG_CO; c++)
+                output_channel(out, v, add, b, cb * WG_CO + c, Co, H, W, tx, segs, P, &pk, M + c * ld, mxs, r0, r1);
         }
     }
     }
