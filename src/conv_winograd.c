@@ -62,7 +62,8 @@ int fm_conv_winograd_enable(int on) {
 int fm_conv_winograd_available(void) { return wino_setting() && fm_conv_direct_available() >= FM_CONV_DIRECT_AVX512; }
 
 int fm_conv_winograd_ok(const FmConvDims *d) {
-    return d->K == 3 && d->stride == 1 && d->pad == 1 && d->Co % WG_CO == 0 && d->Ci >= 8 && fm_conv_winograd_available();
+    return d->K == 3 && d->stride == 1 && d->pad == 1 && d->Co % WG_CO == 0 && d->Ci >= 8 &&
+           fm_conv_winograd_available();
 }
 
 static size_t tiles_x(const FmConvDims *d) { return (d->W + 1) / 2; }
@@ -152,8 +153,8 @@ __attribute__((target("avx512f"), always_inline)) static inline void store_v(flo
 }
 
 /* V[xi][ci][j0 + k] (xi stride xs, ci stride ldv) for the 16 tiles from column 32 s of tile
- * row ty of sample x (Ci, H, W). Full-width stores: lanes past the row's tiles are overwritten by the next row's or left in the
- * slack. */
+ * row ty of sample x (Ci, H, W). Full-width stores: lanes past the row's tiles are overwritten
+ * by the next row's or left in the slack. */
 __attribute__((target("avx512f"))) static void input_row(float *V, size_t ldv, size_t xs, size_t Ci, const float *x,
                                                          size_t H, size_t W, size_t ty, size_t s) {
     const size_t c0 = 32 * s;
@@ -194,7 +195,8 @@ static void packing_init(Packing *pk, size_t tx, size_t P) {
     for (size_t k = 0; k < 16; k++) {
         const size_t p = k / tx, t = k % tx, base = p * slot + 2 * t;
         pk->e[k] = (int32_t)(base & 31), pk->o[k] = (int32_t)((base + 1) & 31);
-        pk->d0[k] = (int32_t)((base + 31) & 31), pk->d3[k] = (int32_t)((base + 2) & 31); /* masked where out of the row */
+        /* columns 2 t - 1 and 2 t + 2: masked off where out of the row */
+        pk->d0[k] = (int32_t)((base + 31) & 31), pk->d3[k] = (int32_t)((base + 2) & 31);
         if (p < P) {
             pk->all |= (__mmask16)(1u << k);
             if (t > 0) pk->m0 |= (__mmask16)(1u << k);
@@ -384,7 +386,8 @@ __attribute__((target("avx512f"))) static void output_channel(float *out, const 
         for (size_t r = r0; r < r1; r++) {
             const size_t sc = r / ty * Co + co;
             const Addend ad = {v != NULL, v ? v[sc] : 0.0f, add ? add + sc * HW : NULL};
-            for (size_t s = 0; s < segs; s++) output_row(out + sc * HW, H, W, M + (r - r0) * tx + 16 * s, xs, r % ty, s, bc, ad);
+            for (size_t s = 0; s < segs; s++)
+                output_row(out + sc * HW, H, W, M + (r - r0) * tx + 16 * s, xs, r % ty, s, bc, ad);
         }
 }
 
