@@ -35,9 +35,11 @@ int fm_conv_winograd_ok(const FmConvDims *d);
 size_t fm_conv_winograd_per_thread(const FmConvDims *d);
 size_t fm_conv_winograd_shared(const FmConvDims *d);
 /* out = conv(in) + b (b may be NULL), + v[s Co + c] (v: B x Co, may be NULL), + add (B x Co x H x W,
- * may be NULL or out itself), summed in this order */
+ * may be NULL or out itself), summed in this order; kc: the kernel's cache (may be NULL: the kernel
+ * is transformed into the scratch) */
 void fm_conv_winograd_forward(float *out, const float *in, const float *w, const float *b, const float *v,
-                              const float *add, float *scratch, size_t per, size_t B, const FmConvDims *d);
+                              const float *add, float *scratch, size_t per, size_t B, const FmConvDims *d,
+                              FmConvKernelCache *kc);
 void fm_conv_direct_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                              float *scratch, size_t per, size_t B, const FmConvDims *d);
 

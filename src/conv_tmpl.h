@@ -118,13 +118,15 @@ static void FN(col2im_add)(T *din, T *dcol, size_t ldc, const FmConvDims *d) {
 }
 
 void FN(fm_conv2d_forward_fused)(T *out, const T *in, const T *w, const T *b, const T *v, const T *add, T *scratch,
-                                 size_t B, const FmConvDims *d) {
+                                 size_t B, const FmConvDims *d, FmConvKernelCache *kc) {
     FM_CHECK(!(v && add == out), "conv forward: v with add == out (accumulate) is not supported");
 #ifdef CONV_DIRECT
     if (fm_conv_winograd_ok(d)) {
-        fm_conv_winograd_forward(out, in, w, b, v, add, scratch, conv_per_thread(d), B, d);
+        fm_conv_winograd_forward(out, in, w, b, v, add, scratch, conv_per_thread(d), B, d, kc);
         return;
     }
+#else
+    (void)kc;
 #endif
     FN(fm_conv2d_forward)(out, in, w, b, scratch, B, d, add == out);
     if (v) FN(fm_addch_forward)(out, out, v, B, d->Co, d->Ho * d->Wo);
@@ -143,7 +145,7 @@ void FN(fm_conv2d_forward)(T *out, const T *in, const T *w, const T *b, T *scrat
     const int pointwise = conv_is_pointwise(d);
 #ifdef CONV_DIRECT
     if (fm_conv_winograd_ok(d)) {
-        fm_conv_winograd_forward(out, in, w, b, NULL, accumulate ? out : NULL, scratch, per, B, d);
+        fm_conv_winograd_forward(out, in, w, b, NULL, accumulate ? out : NULL, scratch, per, B, d, NULL);
         return;
     }
     if (fm_conv_direct_forward_ok(d)) {

@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "conv_direct.h"
+#include "fm/common.h"
 #include "fm/conv.h"
 #include "vec.h"
 
@@ -64,6 +65,12 @@ int fm_conv_winograd_available(void) { return wino_setting() && fm_conv_direct_a
 int fm_conv_winograd_ok(const FmConvDims *d) {
     return d->K == 3 && d->stride == 1 && d->pad == 1 && d->Co % WG_CO == 0 && d->Ci >= 8 &&
            fm_conv_winograd_available();
+}
+
+void fm_conv_kernel_cache_free(FmConvKernelCache *c) {
+    if (!c) return;
+    free(c->w);
+    c->w = c->U = NULL;
 }
 
 static size_t tiles_x(const FmConvDims *d) { return (d->W + 1) / 2; }
@@ -398,7 +405,8 @@ static float *thread_buf(float *scratch, size_t per, int th) {
 }
 
 void fm_conv_winograd_forward(float *out, const float *in, const float *w, const float *b, const float *v,
-                              const float *add, float *scratch, size_t per, size_t B, const FmConvDims *d) {
+                              const float *add, float *scratch, size_t per, size_t B, const FmConvDims *d,
+                              FmConvKernelCache *kc) {
     const size_t Ci = d->Ci, Co = d->Co, H = d->H, W = d->W, HW = H * W, tx = tiles_x(d), ty = tiles_y(d);
     const size_t segs = (tx + 15) / 16, rows = B * ty, nth = (size_t)omp_get_max_threads(), nb = Co / WG_CO;
     const size_t P = tx <= 4 ? 4 : tx <= 8 ? 2 : 1; /* tile rows a vector: input_packed, or 16 tiles of one */
@@ -406,13 +414,27 @@ void fm_conv_winograd_forward(float *out, const float *in, const float *w, const
     const size_t rmax = chunk_rows(d), nc0 = (rows + rmax - 1) / rmax, nc = (nc0 + nth - 1) / nth * nth;
     const size_t rc = (rows + nc - 1) / nc, nchunks = (rows + rc - 1) / rc, ld = pitch(d, rc);
     const size_t vxs = plane_stride(Ci, ld), mxs = plane_stride(WG_CO, ld);
+    const size_t nw = Co * Ci * 9;
     float *U = scratch + nth * per;
+    int fresh = 1; /* whether U must be transformed from w */
+    if (kc) { /* the cached kernel, while the weights are those it came from */
+        if (!kc->w) {
+            kc->w = fm_malloc_floats(nw + 16 * Ci * Co);
+            kc->U = kc->w + nw;
+        } else if (memcmp(kc->w, w, nw * sizeof(float)) == 0) {
+            fresh = 0;
+        }
+        U = kc->U;
+        if (fresh) memcpy(kc->w, w, nw * sizeof(float));
+    }
     Packing pk;
     if (P > 1) packing_init(&pk, tx, P);
     #pragma omp parallel if (nchunks > 1)
     {
-    #pragma omp for schedule(static)
-    for (size_t q = 0; q < nb * Ci; q++) transform_weights(U, w, q / Ci, q % Ci, Ci, nb);
+    if (fresh) {
+        #pragma omp for schedule(static)
+        for (size_t q = 0; q < nb * Ci; q++) transform_weights(U, w, q / Ci, q % Ci, Ci, nb);
+    }
     #pragma omp for schedule(static)
     for (size_t k = 0; k < nchunks; k++) {
         float *V = thread_buf(scratch, per, omp_get_thread_num()), *M = V + 16 * vxs;
@@ -452,7 +474,8 @@ void fm_conv_winograd_forward(float *out, const float *in, const float *w, const
 }
 #else
 void fm_conv_winograd_forward(float *out, const float *in, const float *w, const float *b, const float *v,
-                              const float *add, float *scratch, size_t per, size_t B, const FmConvDims *d) {
-    (void)out, (void)in, (void)w, (void)b, (void)v, (void)add, (void)scratch, (void)per, (void)B, (void)d;
+                              const float *add, float *scratch, size_t per, size_t B, const FmConvDims *d,
+                              FmConvKernelCache *kc) {
+    (void)out, (void)in, (void)w, (void)b, (void)v, (void)add, (void)scratch, (void)per, (void)B, (void)d, (void)kc;
 }
 #endif

@@ -17,7 +17,17 @@ static void FN(acts_init)(ACTS *a, const FmUnet *u, size_t m, int forward_only) 
     a->rstd = ALLOC(m * u->stat_floats + 1);
     a->scratch = ALLOC(scratch_floats(u, m, a->threads) + 1);
     a->out = a->act + m * (forward_only ? u->bufs[u->out_buf].foff : u->bufs[u->out_buf].off);
-    if (forward_only) return;
+    if (forward_only) {
+        /* the kernel caches: a copy of each 3 x 3 convolution's weights and its 16 transformed
+         * products (fm_conv2d_forward_fused), where they fit the budget */
+        double floats = 0;
+        for (int k = 0; k < u->nops; k++)
+            if (u->ops[k].kind == FM_OP_CONV && u->ops[k].conv.K == 3)
+                floats += 25.0 * (double)(u->ops[k].conv.Ci * u->ops[k].conv.Co);
+        if (floats * sizeof(float) <= FM_UNET_KCACHE_MB * 1048576.0)
+            a->kcache = fm_calloc(FM_UNET_MAX_OPS, sizeof *a->kcache);
+        return;
+    }
     a->grad = ALLOC(m * u->grad_floats);
     a->dout = a->grad + m * u->bufs[u->out_buf].goff;
     a->dx = a->grad + m * u->bufs[0].goff;
@@ -29,7 +39,10 @@ void FN(fm_unet_acts_init_forward)(ACTS *a, const FmUnet *u, size_t m) { FN(acts
 void FN(fm_unet_acts_free)(ACTS *a) {
     if (!a || !a->act) return;
     free(a->act), free(a->grad), free(a->mean), free(a->rstd), free(a->scratch);
-    a->act = NULL;
+    if (a->kcache)
+        for (int k = 0; k < FM_UNET_MAX_OPS; k++) fm_conv_kernel_cache_free(&a->kcache[k]);
+    free(a->kcache);
+    a->act = NULL, a->kcache = NULL;
 }
 
 #define ACT(i) (a->act + a->m * (a->forward_only ? u->bufs[i].foff : u->bufs[i].off))
@@ -57,6 +70,7 @@ void FN(fm_unet_forward)(const FmUnet *u, const T *params, ACTS *a, const T *x, 
              * activations. */
             const FmOp *next = k + 1 < u->nops ? op + 1 : NULL;
             const T *v = NULL, *add = NULL;
+            const int k0 = k; /* this op's (k moves on past a fused one) */
             if (next && next->inplace && next->in0 == op->out && next->kind == FM_OP_ADDCH) {
                 v = ACT(next->in1), k++;
             } else if (next && next->inplace && next->in0 == op->out && next->kind == FM_OP_ADD) {
@@ -66,7 +80,7 @@ void FN(fm_unet_forward)(const FmUnet *u, const T *params, ACTS *a, const T *x, 
                 out = ACT(next->in0), add = out, k++;
             }
             FN(fm_conv2d_forward_fused)(out, in, PW(params, op->w), PW(params, op->b), v, add, a->scratch, B,
-                                        &op->conv);
+                                        &op->conv, a->kcache ? &a->kcache[k0] : NULL);
             break;
         }
         case FM_OP_GN: {

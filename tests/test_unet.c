@@ -204,7 +204,7 @@ static void test_conv_fused(size_t B, size_t Ci, size_t H, size_t W, size_t Co, 
             free(o);
         }
         memcpy(got, add, nout * sizeof(float));
-        fm_conv2d_forward_fused_f(got, in, w, b, m == 0 ? v : NULL, m == 1 ? add : m == 2 ? got : NULL, sc, B, &d);
+        fm_conv2d_forward_fused_f(got, in, w, b, m == 0 ? v : NULL, m == 1 ? add : m == 2 ? got : NULL, sc, B, &d, NULL);
         size_t diff = 0;
         for (size_t k = 0; k < nout; k++) diff += memcmp(&got[k], &ref[k], sizeof(float)) != 0;
         T_CHECK(diff == 0, "fused conv %zux%zu %zu->%zu on %zux%zu, B %zu (%s): %zu of %zu values differ from the separate ops'",
@@ -512,10 +512,24 @@ static void test_forward_only(void) {
         }
         omp_set_num_threads(1);
         T_CHECK(worst == 0, "forward-only arena: output differs from the full arena's by %.3g", worst);
+        /* the kernel caches (Winograd's transformed kernels, kept while the weights stay the same):
+         * new weights after a pass must give the full arena's output with them, not the old one's */
+        fm_unet_acts_init_forward_f(&fwd, u, B);
+        T_CHECK(fwd.kcache != NULL, "forward-only arena: no kernel caches for a %zu-parameter U-Net", NP);
+        fm_unet_forward_f(u, p, &fwd, x, t, B);
+        for (size_t i = 0; i < NP; i += 7) p[i] *= 1.5f; /* every 7th weight of every tensor, in place */
+        fm_unet_forward_f(u, p, &fwd, x, t, B);
+        fm_unet_acts_init_f(&full, u, B);
+        fm_unet_forward_f(u, p, &full, x, t, B);
+        double stale = 0;
+        for (size_t i = 0; i < B * D; i++) stale = fmax(stale, fabs((double)fwd.out[i] - full.out[i]));
+        fm_unet_acts_free_f(&full);
+        fm_unet_acts_free_f(&fwd);
+        T_CHECK(stale == 0, "forward-only arena after new weights: output differs from the full arena's by %.3g", stale);
         T_CHECK(u->fwd_floats * 2 < u->act_floats, "forward-only arena %zu floats/sample, full %zu", u->fwd_floats,
                 u->act_floats);
         printf("U-Net %zux%zu ch %zu: forward-only arena %zu floats/sample (full: %zu activations + %zu gradients), "
-               "the same output as the full arena's at 1 and at 2 threads\n", u->H, u->W, u->ch, u->fwd_floats, u->act_floats, u->grad_floats);
+               "the same output as the full arena's at 1 and at 2 threads, and after the weights change\n", u->H, u->W, u->ch, u->fwd_floats, u->act_floats, u->grad_floats);
         free(p), free(x), free(t), free(ref);
     }
     free(u);

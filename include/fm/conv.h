@@ -52,6 +52,15 @@ int fm_conv_winograd_enable(int on);
  * whole where H or W is odd). */
 double fm_conv_forward_macs(const FmConvDims *d);
 
+/* A convolution's Winograd-transformed kernel kept between calls (fm_conv2d_forward_fused_f), with
+ * a copy of the weights it came from: reused while they are unchanged, value for value (so no
+ * call can see a stale kernel), transformed anew otherwise. For evaluations with fixed weights
+ * (the samplers); zero-initialise, free with fm_conv_kernel_cache_free. */
+typedef struct {
+    float *w, *U; /* the weights' copy and the transformed kernel (one allocation at w) */
+} FmConvKernelCache;
+void fm_conv_kernel_cache_free(FmConvKernelCache *c);
+
 #define FM_DECLARE_CONV(T, S)                                                                     \
     /* out (B,Co,Ho,Wo) = conv(in (B,Ci,H,W), w (Co, Ci K K)) + b (Co) (b may be NULL), by im2col \
      * and one GEMM per sample; samples are spread over the OpenMP threads. With accumulate, out  \
@@ -61,9 +70,11 @@ double fm_conv_forward_macs(const FmConvDims *d);
     /* out = conv(in) + b, + v[s Co + c] per sample and channel (v: B x Co, may be NULL), + add  \
      * (out's shape, may be NULL, or out itself where v is NULL), summed in this order: a convolution and the U-Net's in-place   \
      * ADDCH or ADD after it, in one pass where the float kernels allow (Winograd), and as the    \
-     * separate ops otherwise, the same values either way. */                                      \
+     * separate ops otherwise, the same values either way. kc: a kernel cache for Winograd (may  \
+     * be NULL; float only). */                                                                    \
     void fm_conv2d_forward_fused_##S(T *out, const T *in, const T *w, const T *b, const T *v,     \
-                                     const T *add, T *scratch, size_t B, const FmConvDims *d);    \
+                                     const T *add, T *scratch, size_t B, const FmConvDims *d,     \
+                                     FmConvKernelCache *kc);                                      \
     /* dw += dL/dw, db += dL/db, din += dL/din (each may be NULL), from dout (B,Co,Ho,Wo). */    \
     void fm_conv2d_backward_##S(T *din, T *dw, T *db, const T *dout, const T *in, const T *w,     \
                                 T *scratch, size_t B, const FmConvDims *d);                       \

@@ -98,6 +98,8 @@ double fm_unet_forward_exec_flops(const FmUnet *u, size_t B);
 /* Bytes of activations, gradients, statistics and scratch for m samples and `threads` threads. */
 double fm_unet_act_bytes(const FmUnet *u, size_t m, size_t threads);
 
+#define FM_UNET_KCACHE_MB 64
+
 #define FM_DECLARE_UNET(T, S)                                                                     \
     typedef struct {                                                                              \
         size_t m, threads; /* capacity in samples; OpenMP threads the scratch is sized for */     \
@@ -106,10 +108,13 @@ double fm_unet_act_bytes(const FmUnet *u, size_t m, size_t threads);
         T *out;  /* (m, D) view: the prediction */                                                \
         T *dout; /* (m, D) view: gradient of the loss w.r.t. out (set by the caller) */           \
         T *dx;   /* (m, D) view: gradient w.r.t. the input (fm_unet_vjp) */                        \
+        FmConvKernelCache *kcache; /* forward alone: per op, Winograd's kernels (or NULL) */     \
     } FmUnetActs_##S;                                                                             \
     void fm_unet_acts_init_##S(FmUnetActs_##S *a, const FmUnet *u, size_t m);                     \
     /* For evaluations alone: each buffer's memory is reused once its last reader has run (a few \
-     * buffers' worth, which stay in cache, where the full arena holds every activation). */    \
+     * buffers' worth, which stay in cache, where the full arena holds every activation), and    \
+     * the convolutions' Winograd kernels are kept while the weights stay the same (where they   \
+     * take at most FM_UNET_KCACHE_MB). */                                                        \
     void fm_unet_acts_init_forward_##S(FmUnetActs_##S *a, const FmUnet *u, size_t m);             \
     void fm_unet_acts_free_##S(FmUnetActs_##S *a);                                                \
     /* out = net(x (B,D), t (B)); B <= a->m. */                                                   \
