@@ -127,20 +127,22 @@ __attribute__((target("avx512f"))) static void transform_weights(float *U, const
 }
 
 /* The 16 tiles from column 32 s of an input row x of a channel (cols 32 s - 1 .. 32 s + 32), zero
- * outside the image and for a row outside it (n = 0): d[0..3] = the tiles' columns 0..3
+ * outside the image and for a row outside it (masks 0): d[0..3] = the tiles' columns 0..3
  * (x[2 tx - 1], x[2 tx], x[2 tx + 1], x[2 tx + 2] with tx from 16 s), through the row's
- * horizontal transform: t = (d0 - d2, d1 + d2, d2 - d1, d1 - d3). n = the row's columns from 32 s
- * on (W - 32 s, or 0); before, after: the columns 32 s - 1 and 32 s + 32, where they exist. */
-__attribute__((target("avx512f"), always_inline)) static inline void row_taps(__m512 t[4], const float *x, size_t n,
-                                                                             float before, float after) {
-    const __m512 a = _mm512_maskz_loadu_ps(lane_mask16(n, 0), x), b = _mm512_maskz_loadu_ps(lane_mask16(n, 16), x + 16);
+ * horizontal transform: t = (d0 - d2, d1 + d2, d2 - d1, d1 - d3). m0, m1: the row's columns in
+ * the two vectors from 32 s; before, after: whether the columns 32 s - 1 and 32 s + 32 are in the
+ * image (then read), else zero. */
+__attribute__((target("avx512f"), always_inline)) static inline void row_taps(__m512 t[4], const float *x, __mmask16 m0,
+                                                                             __mmask16 m1, int before, int after) {
+    const __m512 a = _mm512_maskz_loadu_ps(m0, x), b = _mm512_maskz_loadu_ps(m1, x + 16);
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     const __m512i up = _mm512_set_epi32(14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0);  /* lane k: k - 1 */
     const __m512i down = _mm512_set_epi32(0, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1); /* lane k: k + 1 */
     const __m512 e = _mm512_permutex2var_ps(a, even, b), o = _mm512_permutex2var_ps(a, odd, b);
-    const __m512 d0 = _mm512_mask_mov_ps(_mm512_permutexvar_ps(up, o), 1, _mm512_set1_ps(before));
-    const __m512 d3 = _mm512_mask_mov_ps(_mm512_permutexvar_ps(down, e), 0x8000, _mm512_set1_ps(after));
+    __m512 d0 = _mm512_maskz_permutexvar_ps(0xfffe, up, o), d3 = _mm512_maskz_permutexvar_ps(0x7fff, down, e);
+    if (before) d0 = _mm512_mask_mov_ps(d0, 1, _mm512_set1_ps(x[-1]));
+    if (after) d3 = _mm512_mask_mov_ps(d3, 0x8000, _mm512_set1_ps(x[32]));
     t[0] = _mm512_sub_ps(d0, o);
     t[1] = _mm512_add_ps(e, o);
     t[2] = _mm512_sub_ps(o, e);
@@ -165,21 +167,22 @@ __attribute__((target("avx512f"), always_inline)) static inline void store_v(flo
 __attribute__((target("avx512f"))) static void input_row(float *V, size_t ldv, size_t xs, size_t Ci, const float *x,
                                                          size_t H, size_t W, size_t ty, size_t s) {
     const size_t c0 = 32 * s;
-    size_t off[4], n[4]; /* the 4 input rows 2 ty - 1 + i: where, and their columns from c0 (0: outside) */
+    size_t off[4]; /* the 4 input rows 2 ty - 1 + i: where, their columns' masks, their neighbours */
+    __mmask16 m0[4], m1[4];
+    int before[4], after[4];
     for (int i = 0; i < 4; i++) {
         const long r = 2 * (long)ty - 1 + i;
         const int in = r >= 0 && r < (long)H;
+        const size_t n = in ? W - c0 : 0;
         off[i] = in ? (size_t)r * W + c0 : 0;
-        n[i] = in ? W - c0 : 0;
+        m0[i] = lane_mask16(n, 0), m1[i] = lane_mask16(n, 16);
+        before[i] = in && c0 > 0, after[i] = n > 32;
     }
     for (size_t ci = 0; ci < Ci; ci++) {
         const float *xc = x + ci * H * W;
         __m512 t[4][4];
 #pragma GCC unroll 4
-        for (int i = 0; i < 4; i++) {
-            const float *row = xc + off[i];
-            row_taps(t[i], row, n[i], n[i] && c0 ? row[-1] : 0.0f, n[i] > 32 ? row[32] : 0.0f);
-        }
+        for (int i = 0; i < 4; i++) row_taps(t[i], xc + off[i], m0[i], m1[i], before[i], after[i]);
         store_v(V + ci * ldv, xs, t);
     }
 }
