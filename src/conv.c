@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conv_direct.h"
+#include "gemm_small.h"
 #include "fm/common.h"
 #include "fm/layers.h"
 #include "vec.h"
@@ -61,9 +62,26 @@ double fm_conv_forward_macs(const FmConvDims *d) {
     return (double)(d->Co * d->Ci * d->K * d->K) * (double)(d->Ho * d->Wo);
 }
 
+/* The float convolutions' GEMMs (im2col: the strided ones, and those the direct kernels do not
+ * take): the small ones on the AVX-512 tiles of gemm_small.c where the CPU has them (beta 0 as a
+ * zeroed C), the rest on OpenBLAS */
+static void sgemm_conv(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K,
+                       float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    if (order == CblasRowMajor && alpha == 1 && (beta == 0 || beta == 1) && fm_gemm_small_available() &&
+        (size_t)M * (size_t)N * (size_t)K < FM_GEMM_TILES_MACS && K <= 512) {
+        if (beta == 0)
+            for (int r = 0; r < M; r++) memset(C + (size_t)r * (size_t)ldc, 0, (size_t)N * sizeof(float));
+        if (fm_sgemm_small(ta == CblasTrans, tb == CblasTrans, (size_t)M, (size_t)N, (size_t)K, A, (size_t)lda, B,
+                           (size_t)ldb, C, (size_t)ldc))
+            return;
+        beta = 1; /* C is zero */
+    }
+    cblas_sgemm(order, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 #define T float
 #define S f
-#define GEMM cblas_sgemm
+#define GEMM sgemm_conv
 #define GN_EXP fast_expf /* as layers.c's SiLU */
 #define CONV_DIRECT
 #include "conv_tmpl.h"
