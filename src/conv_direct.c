@@ -260,35 +260,51 @@ __attribute__((target("avx512f"))) static void dw_tile_512(float *dwp, const flo
 }
 
 /* The 1 x 1 convolution's tile, on a sample's planes as they are (no padding, no grid): y[c][q ..
- * q + 48) for c < 8 (row stride N) (+)= b[c] + sum over ci < Ci of wp[ci 8 + c] X[ci N + q], the
- * positions from n on masked off (loads and stores). */
-__attribute__((target("avx512f"))) static void tile1(float *y, const float *X, size_t N, const float *wp,
-                                                     const float *b, size_t Ci, size_t q, int accumulate) {
+ * q + 16 NV) for c < 8 (row stride N) (+)= b[c] + sum over ci < Ci of wp[ci 8 + c] X[ci N + q], the
+ * positions from N on masked off (loads and stores). NV = 3 but for a plane's last positions,
+ * where it is as few vectors as they need. */
+__attribute__((target("avx512f"), always_inline)) static inline void tile1_nv(float *y, const float *X, size_t N,
+                                                                             const float *wp, const float *b, size_t Ci,
+                                                                             size_t q, int accumulate, const int NV) {
     const size_t n = N - q;
-    const __mmask16 m0 = lane_mask16(n, 0), m1 = lane_mask16(n, 16), m2 = lane_mask16(n, 32);
+    const __mmask16 m[3] = {lane_mask16(n, 0), lane_mask16(n, 16), lane_mask16(n, 32)};
     __m512 a[TILE_CO][3];
 #pragma GCC unroll 8
     for (int c = 0; c < TILE_CO; c++)
 #pragma GCC unroll 3
-        for (int v = 0; v < 3; v++) a[c][v] = _mm512_setzero_ps();
+        for (int v = 0; v < NV; v++) a[c][v] = _mm512_setzero_ps();
     for (size_t ci = 0; ci < Ci; ci++) {
         const float *p = X + ci * N + q;
-        const __m512 x0 = _mm512_maskz_loadu_ps(m0, p), x1 = _mm512_maskz_loadu_ps(m1, p + 16),
-                     x2 = _mm512_maskz_loadu_ps(m2, p + 32);
-        fma_8x3(a, wp + ci * TILE_CO, x0, x1, x2);
+        __m512 x[3];
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; v++) x[v] = _mm512_maskz_loadu_ps(m[v], p + 16 * v);
+        const float *ww = wp + ci * TILE_CO;
+#pragma GCC unroll 8
+        for (int c = 0; c < TILE_CO; c++) {
+            const __m512 wv = _mm512_set1_ps(ww[c]);
+#pragma GCC unroll 3
+            for (int v = 0; v < NV; v++) a[c][v] = _mm512_fmadd_ps(wv, x[v], a[c][v]);
+        }
     }
-    const __mmask16 m[3] = {m0, m1, m2};
 #pragma GCC unroll 8
     for (int c = 0; c < TILE_CO; c++) {
         const __m512 bc = _mm512_set1_ps(b ? b[c] : 0.0f);
 #pragma GCC unroll 3
-        for (int v = 0; v < 3; v++) {
+        for (int v = 0; v < NV; v++) {
             float *yy = y + c * N + q + 16 * (size_t)v;
             __m512 r = _mm512_add_ps(a[c][v], bc);
             if (accumulate) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m[v], yy));
             _mm512_mask_storeu_ps(yy, m[v], r);
         }
     }
+}
+
+__attribute__((target("avx512f"))) static void tile1(float *y, const float *X, size_t N, const float *wp,
+                                                     const float *b, size_t Ci, size_t q, int accumulate) {
+    const size_t n = N - q;
+    if (n > 32) tile1_nv(y, X, N, wp, b, Ci, q, accumulate, 3);
+    else if (n > 16) tile1_nv(y, X, N, wp, b, Ci, q, accumulate, 2);
+    else tile1_nv(y, X, N, wp, b, Ci, q, accumulate, 1);
 }
 
 void fm_conv_direct_pointwise(float *out, const float *in, const float *w, const float *b, float *wp, size_t B,
