@@ -120,7 +120,7 @@ size_t fm_conv_direct_shared(const FmConvDims *d) { /* the packed kernel, or Win
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
+#include "tile8.h"
 
 /* a[c][v] += ww[c] x_v for the 8 output channels c of a tile and its 3 vectors of positions */
 __attribute__((target("avx512f"), always_inline)) static inline void fma_8x3(__m512 a[TILE_CO][3], const float *ww,
@@ -269,23 +269,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile1_nv(fl
     const size_t n = N - q;
     const __mmask16 m[3] = {lane_mask16(n, 0), lane_mask16(n, 16), lane_mask16(n, 32)};
     __m512 a[TILE_CO][3];
-#pragma GCC unroll 8
-    for (int c = 0; c < TILE_CO; c++)
-#pragma GCC unroll 3
-        for (int v = 0; v < NV; v++) a[c][v] = _mm512_setzero_ps();
-    for (size_t ci = 0; ci < Ci; ci++) {
-        const float *p = X + ci * N + q;
-        __m512 x[3];
-#pragma GCC unroll 3
-        for (int v = 0; v < NV; v++) x[v] = _mm512_maskz_loadu_ps(m[v], p + 16 * v);
-        const float *ww = wp + ci * TILE_CO;
-#pragma GCC unroll 8
-        for (int c = 0; c < TILE_CO; c++) {
-            const __m512 wv = _mm512_set1_ps(ww[c]);
-#pragma GCC unroll 3
-            for (int v = 0; v < NV; v++) a[c][v] = _mm512_fmadd_ps(wv, x[v], a[c][v]);
-        }
-    }
+    tile8_sum(a, X + q, N, wp, Ci, m, NV);
 #pragma GCC unroll 8
     for (int c = 0; c < TILE_CO; c++) {
         const __m512 bc = _mm512_set1_ps(b ? b[c] : 0.0f);

@@ -97,7 +97,7 @@ size_t fm_conv_winograd_per_thread(const FmConvDims *d) {
 size_t fm_conv_winograd_shared(const FmConvDims *d) { return 16 * d->Ci * d->Co; }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
+#include "tile8.h"
 
 /* U[xi][cb][ci][k] = (G g G^T)[xi] of the kernels g = w[cb 8 + k][ci] of one block cb and
  * input channel ci (k < 8, side by side in the lanes of a ymm register), G = [1 0 0; .5 .5 .5;
@@ -267,24 +267,9 @@ __attribute__((target("avx512f"))) static void input_packed4(float *V, size_t ld
 __attribute__((target("avx512f"), always_inline)) static inline void gemm_tile(float *M, size_t ldm, const float *V,
                                                                               size_t ldv, const float *U, size_t Ci,
                                                                               size_t j, const int NV) {
+    const __mmask16 all[3] = {0xffff, 0xffff, 0xffff};
     __m512 a[WG_CO][3];
-#pragma GCC unroll 8
-    for (int c = 0; c < WG_CO; c++)
-#pragma GCC unroll 3
-        for (int v = 0; v < NV; v++) a[c][v] = _mm512_setzero_ps();
-    for (size_t ci = 0; ci < Ci; ci++) {
-        const float *p = V + ci * ldv + j;
-        __m512 x[3];
-#pragma GCC unroll 3
-        for (int v = 0; v < NV; v++) x[v] = _mm512_loadu_ps(p + 16 * v);
-        const float *u = U + ci * WG_CO;
-#pragma GCC unroll 8
-        for (int c = 0; c < WG_CO; c++) {
-            const __m512 wv = _mm512_set1_ps(u[c]);
-#pragma GCC unroll 3
-            for (int v = 0; v < NV; v++) a[c][v] = _mm512_fmadd_ps(wv, x[v], a[c][v]);
-        }
-    }
+    tile8_sum(a, V + j, ldv, U, Ci, all, NV);
 #pragma GCC unroll 8
     for (int c = 0; c < WG_CO; c++)
 #pragma GCC unroll 3
