@@ -26,8 +26,6 @@ void fm_conv_direct_forward(float *out, const float *in, const float *w, const f
  * positions of a sample's planes as they are; wp: Co Ci floats of scratch for the packed kernel. */
 void fm_conv_direct_pointwise(float *out, const float *in, const float *w, const float *b, float *wp, size_t B,
                               const FmConvDims *d, int accumulate);
-/* din += dL/din (where din is not NULL: fm_conv_direct_backward_ok), dw += dL/dw and db += dL/db
- * (where not NULL: fm_conv_direct_weights_ok) from dout. */
 /* Winograd F(2 x 2, 3 x 3) forward (conv_winograd.c): kernel 3, stride 1, padding 1, Co a
  * multiple of 8, Ci >= 8, and AVX-512 (fm_conv_winograd_available, fm/conv.h). Scratch as the
  * direct kernels' (counted in theirs). */
@@ -40,6 +38,8 @@ size_t fm_conv_winograd_shared(const FmConvDims *d);
 void fm_conv_winograd_forward(float *out, const float *in, const float *w, const float *b, const float *v,
                               const float *add, float *scratch, size_t per, size_t B, const FmConvDims *d,
                               FmConvKernelCache *kc);
+/* din += dL/din (where din is not NULL: fm_conv_direct_backward_ok), dw += dL/dw and db += dL/db
+ * (where not NULL: fm_conv_direct_weights_ok) from dout. */
 void fm_conv_direct_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                              float *scratch, size_t per, size_t B, const FmConvDims *d);
 

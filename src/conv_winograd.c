@@ -126,10 +126,20 @@ __attribute__((target("avx512f"))) static void transform_weights(float *U, const
     }
 }
 
+/* A row's horizontal transform from the tiles' columns d0 .. d3 (d1 = e, d2 = o): t = (d0 - d2,
+ * d1 + d2, d2 - d1, d1 - d3), the rows of d B */
+__attribute__((target("avx512f"), always_inline)) static inline void row_transform(__m512 t[4], __m512 d0, __m512 e,
+                                                                                  __m512 o, __m512 d3) {
+    t[0] = _mm512_sub_ps(d0, o);
+    t[1] = _mm512_add_ps(e, o);
+    t[2] = _mm512_sub_ps(o, e);
+    t[3] = _mm512_sub_ps(e, d3);
+}
+
 /* The 16 tiles from column 32 s of an input row x of a channel (cols 32 s - 1 .. 32 s + 32), zero
  * outside the image and for a row outside it (masks 0): d[0..3] = the tiles' columns 0..3
  * (x[2 tx - 1], x[2 tx], x[2 tx + 1], x[2 tx + 2] with tx from 16 s), through the row's
- * horizontal transform: t = (d0 - d2, d1 + d2, d2 - d1, d1 - d3). m0, m1: the row's columns in
+ * horizontal transform (row_transform). m0, m1: the row's columns in
  * the two vectors from 32 s; before, after: whether the columns 32 s - 1 and 32 s + 32 are in the
  * image (then read), else zero. */
 __attribute__((target("avx512f"), always_inline)) static inline void row_taps(__m512 t[4], const float *x, __mmask16 m0,
@@ -143,10 +153,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void row_taps(__
     __m512 d0 = _mm512_maskz_permutexvar_ps(0xfffe, up, o), d3 = _mm512_maskz_permutexvar_ps(0x7fff, down, e);
     if (before) d0 = _mm512_mask_mov_ps(d0, 1, _mm512_set1_ps(x[-1]));
     if (after) d3 = _mm512_mask_mov_ps(d3, 0x8000, _mm512_set1_ps(x[32]));
-    t[0] = _mm512_sub_ps(d0, o);
-    t[1] = _mm512_add_ps(e, o);
-    t[2] = _mm512_sub_ps(o, e);
-    t[3] = _mm512_sub_ps(e, d3);
+    row_transform(t, d0, e, o, d3);
 }
 
 /* v[xi xs] = (B^T d B)[xi] from t[i] = row i of d B (the rows' horizontal transforms), B^T =
@@ -245,10 +252,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void input_packe
                          o = _mm512_maskz_permutex2var_ps(mall, ab[0], vo, ab[1]),
                          d0 = _mm512_maskz_permutex2var_ps(m0, ab[0], v0, ab[1]),
                          d3 = _mm512_maskz_permutex2var_ps(m3, ab[0], v3, ab[1]);
-            t[i][0] = _mm512_sub_ps(d0, o);
-            t[i][1] = _mm512_add_ps(e, o);
-            t[i][2] = _mm512_sub_ps(o, e);
-            t[i][3] = _mm512_sub_ps(e, d3);
+            row_transform(t[i], d0, e, o, d3);
         }
         store_v(V + ci * ldv, xs, t);
     }

@@ -68,10 +68,10 @@ void fm_conv_kernel_cache_free(FmConvKernelCache *c);
     void fm_conv2d_forward_##S(T *out, const T *in, const T *w, const T *b, T *scratch, size_t B,  \
                                const FmConvDims *d, int accumulate);                              \
     /* out = conv(in) + b, + v[s Co + c] per sample and channel (v: B x Co, may be NULL), + add  \
-     * (out's shape, may be NULL, or out itself where v is NULL), summed in this order: a convolution and the U-Net's in-place   \
-     * ADDCH or ADD after it, in one pass where the float kernels allow (Winograd), and as the    \
-     * separate ops otherwise, the same values either way. kc: a kernel cache for Winograd (may  \
-     * be NULL; float only). */                                                                    \
+     * (out's shape, may be NULL, or out itself where v is NULL), summed in this order: a        \
+     * convolution and the U-Net's in-place ADDCH or ADD after it, in one pass where the float    \
+     * kernels allow (Winograd), and as the separate ops otherwise, the same values either way.   \
+     * kc: a kernel cache for Winograd (may be NULL; float only). */                              \
     void fm_conv2d_forward_fused_##S(T *out, const T *in, const T *w, const T *b, const T *v,     \
                                      const T *add, T *scratch, size_t B, const FmConvDims *d,     \
                                      FmConvKernelCache *kc);                                      \
