@@ -90,11 +90,114 @@ TILE_MR(8)
 typedef void (*TileFn)(size_t, size_t, const float *, size_t, size_t, const float *, size_t, float *, size_t);
 static const TileFn tiles[MR + 1] = {NULL, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6, tile_7, tile_8};
 
+/* The larger GEMMs, blocked as in Goto's scheme: for each block of NC columns and KC steps of the
+ * inner dimension, B's block is packed into strips of KC x 32 (one strip stays in L1 while the
+ * tiles of a block of MC rows run on it, their rows of A read in place from L2). A tile adds its KC
+ * products to C, so an element of C gets its sums block after block of the inner dimension, in
+ * order, whichever thread computes it. */
+#define KC 256
+#define NC 512
+#define MC 64
+
+/* r[j] = column j of the 16 x 16 matrix whose rows are r[0 .. 15] */
+__attribute__((target("avx512f"), always_inline)) static inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) { /* pairs of rows interleaved within each 128-bit lane */
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int b = 0; b < 4; b++) { /* r[4b + c], lane L: column 4L + c of rows 4b .. 4b + 3 */
+        r[4 * b] = _mm512_shuffle_ps(t[4 * b], t[4 * b + 2], 0x44);
+        r[4 * b + 1] = _mm512_shuffle_ps(t[4 * b], t[4 * b + 2], 0xee);
+        r[4 * b + 2] = _mm512_shuffle_ps(t[4 * b + 1], t[4 * b + 3], 0x44);
+        r[4 * b + 3] = _mm512_shuffle_ps(t[4 * b + 1], t[4 * b + 3], 0xee);
+    }
+    for (int c = 0; c < 4; c++) { /* the lanes gathered: lanes 0, 2 and 1, 3 of each group of rows */
+        t[c] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88);
+        t[4 + c] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xdd);
+        t[8 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);
+        t[12 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xdd);
+    }
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88);
+        r[8 + c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0xdd);
+        r[4 + c] = _mm512_shuffle_f32x4(t[4 + c], t[12 + c], 0x88);
+        r[12 + c] = _mm512_shuffle_f32x4(t[4 + c], t[12 + c], 0xdd);
+    }
+}
+
+/* the strips of columns n0 .. n0 + nc of B (K, N) at k = pc .. pc + kc: (k, j) at bp[k NR + j],
+ * columns past the end zero */
+__attribute__((target("avx512f"))) static void pack_b(float *bp, const float *B, size_t sbk, size_t sbn, size_t n0,
+                                                       size_t nc, size_t pc, size_t kc) {
+    for (size_t s = 0; s < nc; s += NR, bp += KC * NR) {
+        const size_t nr = nc - s < NR ? nc - s : NR;
+        if (sbn == 1) { /* rows of B contiguous: copied */
+            const __mmask16 m0 = lane_mask16(nr, 0), m1 = lane_mask16(nr, 16);
+            for (size_t k = 0; k < kc; k++) {
+                const float *b = B + (pc + k) * sbk + n0 + s;
+                _mm512_store_ps(bp + k * NR, _mm512_maskz_loadu_ps(m0, b));
+                _mm512_store_ps(bp + k * NR + 16, _mm512_maskz_loadu_ps(m1, b + 16));
+            }
+            continue;
+        }
+        /* B transposed, its columns contiguous: 16 x 16 blocks transposed in registers */
+        for (size_t h = 0; h < NR; h += 16)
+            for (size_t k0 = 0; k0 < kc; k0 += 16) {
+                const size_t kk = kc - k0 < 16 ? kc - k0 : 16;
+                const __mmask16 mk = lane_mask16(kk, 0);
+                __m512 r[16];
+                for (size_t j = 0; j < 16; j++)
+                    r[j] = h + j < nr ? _mm512_maskz_loadu_ps(mk, B + (n0 + s + h + j) * sbn + pc + k0)
+                                      : _mm512_setzero_ps();
+                transpose16(r);
+                for (size_t k = 0; k < kk; k++) _mm512_store_ps(bp + (k0 + k) * NR + h, r[k]);
+            }
+    }
+}
+
+/* C rows m_lo .. m_hi, columns n_lo .. n_hi, with this thread's packing buffer */
+static void blocked(size_t m_lo, size_t m_hi, size_t n_lo, size_t n_hi, size_t K, const float *A, size_t sam,
+                    size_t sak, const float *B, size_t sbk, size_t sbn, float *C, size_t ldc) {
+    static _Thread_local float *bp;
+    if (!bp) bp = fm_malloc_floats(NC * KC); /* once per thread */
+    for (size_t jc = n_lo; jc < n_hi; jc += NC) {
+        const size_t nc = n_hi - jc < NC ? n_hi - jc : NC;
+        for (size_t pc = 0; pc < K; pc += KC) {
+            const size_t kc = K - pc < KC ? K - pc : KC;
+            pack_b(bp, B, sbk, sbn, jc, nc, pc, kc);
+            for (size_t ic = m_lo; ic < m_hi; ic += MC)
+                for (size_t s = 0; s < nc; s += NR)
+                    for (size_t m = ic; m < m_hi && m < ic + MC; m += MR)
+                        tiles[m_hi - m < MR ? m_hi - m : MR](nc - s < NR ? nc - s : NR, kc, A + m * sam + pc * sak,
+                                                             sam, sak, bp + s / NR * KC * NR, NR,
+                                                             C + m * ldc + jc + s, ldc);
+        }
+    }
+}
+
 int fm_sgemm_small(int transA, int transB, size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B,
                    size_t ldb, float *C, size_t ldc) {
-    if (!fm_gemm_small_available() || M * N * K >= FM_GEMM_TILES_MACS || K > TILES_K_MAX ||
-        (transB && K * N > PACK_MAX))
-        return 0;
+    if (!fm_gemm_small_available()) return 0;
+    /* A (M, K): element (m, k) at m sam + k sak; B (K, N): (k, n) at k sbk + n sbn */
+    const size_t sam = transA ? 1 : lda, sak = transA ? lda : 1, sbk = transB ? 1 : ldb, sbn = transB ? ldb : 1;
+    const int par = M * N * K >= FM_GEMM_SMALL_MACS && !omp_in_parallel();
+    if (M * N * K >= FM_GEMM_TILES_MACS || K > TILES_K_MAX || (transB && K * N > PACK_MAX)) {
+        if (M < MR || N < NR) return 0; /* products of a few rows or columns: OpenBLAS */
+        /* each thread a block of C: of whole strips of columns, or of rows where the columns are
+         * too few to share */
+        const size_t strips = (N + NR - 1) / NR, panels = (M + MR - 1) / MR;
+        #pragma omp parallel if (par)
+        {
+            const size_t nt = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
+            const int by_cols = strips >= 2 * nt || strips >= panels;
+            const size_t n = by_cols ? strips : panels, step = by_cols ? NR : MR, lo = n * t / nt * step,
+                         hi = n * (t + 1) / nt * step;
+            if (by_cols && lo < N) blocked(0, M, lo, hi < N ? hi : N, K, A, sam, sak, B, sbk, sbn, C, ldc);
+            if (!by_cols && lo < M) blocked(lo, hi < M ? hi : M, 0, N, K, A, sam, sak, B, sbk, sbn, C, ldc);
+        }
+        return 1;
+    }
     if (transB) { /* B is (N, K): its transpose packed, (K, N) with rows of N, in this thread's buffer */
         static _Thread_local float *pack;
         static _Thread_local size_t cap;
@@ -107,12 +210,10 @@ int fm_sgemm_small(int transA, int transB, size_t M, size_t N, size_t K, const f
             for (size_t k = 0; k < K; k++) pack[k * N + n] = B[n * ldb + k];
         B = pack, ldb = N;
     }
-    /* A (M, K): element (m, k) at m sam + k sak */
-    const size_t sam = transA ? 1 : lda, sak = transA ? lda : 1;
     const size_t nn = (N + NR - 1) / NR, nm = (M + MR - 1) / MR;
     /* tiles of C are independent: spread over the threads above the small size, each computed as
      * on one thread */
-    #pragma omp parallel for schedule(static) if (M * N * K >= FM_GEMM_SMALL_MACS && !omp_in_parallel())
+    #pragma omp parallel for schedule(static) if (par)
     for (size_t q = 0; q < nn * nm; q++) {
         const size_t n0 = q / nm * NR, m0 = q % nm * MR;
         const size_t nr = N - n0 < NR ? N - n0 : NR, mr = M - m0 < MR ? M - m0 : MR;

@@ -2,6 +2,7 @@
  * in double precision (the same template code that trains in float), and the float
  * build against the double one. Error metric: |analytic - numeric| / max(1, |numeric|). */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +103,29 @@ static void test_linear_float(size_t B, size_t NI, size_t NO, size_t ldi) {
     printf("float linear B %3zu NI %4zu NO %3zu (ldi %4zu) vs double: worst relative error %.1e\n", B, NI, NO, ldi, worst);
     free(in), free(w), free(b), free(g), free(out), free(din), free(dw), free(db);
     free(fin), free(fw), free(fb), free(fg), free(fout), free(fdin), free(fdw), free(fdb);
+}
+
+/* The layers' float GEMMs give the same values, bit for bit, whatever the number of threads (the
+ * blocked GEMM splits C by columns or by rows, never the inner dimension). */
+static void test_linear_threads(size_t B, size_t NI, size_t NO) {
+    float *in = malloc(B * NI * sizeof *in), *w = malloc(NO * NI * sizeof *w), *g = malloc(B * NO * sizeof *g);
+    float *out[2], *din[2], *dw[2];
+    for (size_t k = 0; k < B * NI; k++) in[k] = (float)sin(0.37 * (double)k);
+    for (size_t k = 0; k < NO * NI; k++) w[k] = (float)cos(0.11 * (double)k) * 0.1f;
+    for (size_t k = 0; k < B * NO; k++) g[k] = (float)sin(0.05 * (double)k + 1);
+    const int nt0 = omp_get_max_threads();
+    for (int t = 0; t < 2; t++) {
+        omp_set_num_threads(t + 1);
+        out[t] = calloc(B * NO, sizeof(float)), din[t] = calloc(B * NI, sizeof(float)), dw[t] = calloc(NO * NI, sizeof(float));
+        fm_linear_forward_f(out[t], in, NI, w, NULL, B, NI, NO);
+        fm_linear_backward_f(din[t], dw[t], NULL, g, in, NI, w, B, NI, NO);
+    }
+    omp_set_num_threads(nt0);
+    T_CHECK(!memcmp(out[0], out[1], B * NO * sizeof(float)) && !memcmp(din[0], din[1], B * NI * sizeof(float)) &&
+                !memcmp(dw[0], dw[1], NO * NI * sizeof(float)),
+            "float linear B %zu NI %zu NO %zu: 1 and 2 threads differ", B, NI, NO);
+    for (int t = 0; t < 2; t++) free(out[t]), free(din[t]), free(dw[t]);
+    free(in), free(w), free(g);
 }
 
 /* The float SiLU runs on a vectorised exp polynomial: compare it with the double one over
@@ -320,8 +344,14 @@ int main(void) {
     fm_stream_init(&g_s, 12345, 0, 0, 99);
     test_linear();
     const size_t lin[][4] = {{256, 34, 64, 34}, {256, 64, 64, 64}, {256, 64, 2, 64}, {13, 7, 5, 9},   {9, 40, 17, 40},
-                             {17, 3, 33, 5},    {8, 32, 32, 32},   {1, 1, 1, 1},    {129, 65, 70, 70}, {256, 256, 256, 256}};
+                             {17, 3, 33, 5},    {8, 32, 32, 32},   {1, 1, 1, 1},    {129, 65, 70, 70}, {256, 256, 256, 256},
+                             /* the blocked GEMM: the image MLP's shapes; blocks of rows, columns and the
+                              * inner dimension with tails; C shared among threads by rows */
+                             {128, 816, 1024, 816}, {77, 600, 530, 610}, {300, 1030, 40, 1030}, {9, 530, 600, 530}};
     for (size_t k = 0; k < sizeof lin / sizeof lin[0]; k++) test_linear_float(lin[k][0], lin[k][1], lin[k][2], lin[k][3]);
+    test_linear_threads(128, 816, 1024);
+    test_linear_threads(300, 1030, 40);
+    test_linear_threads(256, 256, 256);
     test_silu_and_sqerr();
     test_silu_float();
     test_time_embed();
