@@ -206,7 +206,7 @@ def print_targets(rows, scaling):
         if p:
             ceil = r.get("sampling_ceiling")
             how = (older if not ceil else "the cores' FMA peak at fmtrain's multiply-adds over PyTorch's evals/s"
-                   if is_unet(name) else "sgemm at the sampling GEMMs over PyTorch's sampling GFLOP/s")
+                   if is_unet(name) else "fmtrain's GEMMs at the sampling shapes over PyTorch's sampling GFLOP/s")
             lines.append(("sampling >= 1.3x PyTorch", name, thr, r["sampling_ratio"], 1.3, ceil, "x", how))
         if f["analytic_mb"] >= 16:  # below, a process's fixed few MB of buffers are the whole figure
             lines.append(("peak memory <= 1.3x analytic", name, thr, f["analytic_mb"] / f["mem_over_base_mb"], 1 / 1.3,
@@ -394,13 +394,13 @@ def main():
             line += (f"; floor {f['floor_ms']:8.3f} ms ({1e3 / f['floor_ms']:8.1f} steps/s): "
                      f"{100 * f['floor_bound']:4.1f}% of sgemm")
         if "sample_gemm_gflops" in f:
-            line += f"; sampling's sgemm {f['sample_gemm_gflops']:6.1f}"
+            line += f"; sampling's GEMMs {f['sample_gemm_gflops']:6.1f}"
         if "peak_gflops" in f:
             line += f"; FMA peak {f['peak_gflops']:6.1f}"
         print(line)
     print("  (floor: the MLP step with only its GEMMs, on the network's own buffers, and its optimizer's pass, run as\n"
-          "  the step runs them: the fastest a training step of this design can be; sampling's sgemm: the rate at the\n"
-          "  forward GEMMs of a sampling batch; FMA peak: fused multiply-adds alone in the widest registers, on every thread)")
+          "  the step runs them: the fastest a training step of this design can be; sampling's GEMMs: fmtrain's rate at\n"
+          "  the forward GEMMs of a sampling batch; FMA peak: fused multiply-adds alone in the widest registers, on every thread)")
     print("\nweak scaling, 1 thread per rank, same batch per rank (and against two independent 1-rank processes run\n"
           "at once, which share the machine as two ranks do but do not communicate):")
     for s in scaling:

@@ -16,8 +16,9 @@
  *            come from memory as in training, not hot from the cache as in `gemm`), the gradient
  *            zeroed first; no bias, SiLU, time embedding, loss or draws. The share of the sgemm
  *            rate this floor reaches is the most a training step can reach;
- *   sample   (MLP, --sample-batch N) the sgemm rate at the forward GEMMs of a sampling batch of
- *            N rows, the ceiling of a sampler's network evaluations;
+ *   sample   (MLP, --sample-batch N) the rate of the forward GEMMs of a sampling batch of N rows,
+ *            run as the layers run them (fmtrain's AVX-512 tiles where the CPU has them), the
+ *            ceiling of a sampler's network evaluations;
  *   peak     the cores' FMA peak (independent fused multiply-adds in the widest registers the CPU
  *            has, on every thread): no kernel computes faster, so a network's forward FLOPs at
  *            this rate bound its sampling (the U-Net's ceiling, whose convolutions are not sgemm).
@@ -264,15 +265,13 @@ static void peak_step(Bench *b) {
     }
 }
 
-/* The forward GEMMs of one network evaluation of S rows (a sampler's batch). */
+/* The forward GEMMs of one network evaluation of S rows (a sampler's batch), as the layers run
+ * them (output zeroed, then the AVX-512 tiles where the CPU has them, else OpenBLAS). */
 static void sample_gemm(Bench *b) {
     const FmMlp *n = &b->net->mlp;
-    const int S = (int)b->S;
     for (size_t l = 0; l <= n->L; l++) {
-        int NI = (int)(l ? n->H : n->D + n->E), NO = (int)(l < n->L ? n->H : n->D);
-        const int nt = fm_gemm_small_begin((size_t)S, (size_t)NO, (size_t)NI);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, NO, NI, 1, b->A, NI, b->Bm, NI, 1, b->C, NO);
-        fm_gemm_small_end(nt);
+        const size_t NI = l ? n->H : n->D + n->E, NO = l < n->L ? n->H : n->D;
+        fm_linear_forward_f(b->C, b->A, NI, b->Bm, NULL, b->S, NI, NO);
     }
 }
 
@@ -409,6 +408,10 @@ int fm_bench_main(int argc, char **argv) {
     for (size_t i = 0; i < B; i++) b.t[i] = (float)fm_stream_uniform(&s);
     for (size_t i = 0; i < big * per; i++)
         b.A[i] = (float)(fm_stream_uniform(&s) - 0.5), b.Bm[i] = (float)(fm_stream_uniform(&s) - 0.5);
+
+    /* one step before any figure: the activation buffers then hold a step's values, written, as in
+     * training (untouched, they are zero pages, which the floor's GEMMs read slower) */
+    compute_step(&b);
 
     const double flops = fm_net_flops(net, B), sq = 2.0 * 1024 * 1024 * 1024;
     const int mlp = net->kind == FM_MODEL_MLP, ranks = fm_dist_size();

@@ -407,8 +407,9 @@ int fm_train_main(int argc, char **argv) {
         printf("model %s; %zu parameters, %.3g GFLOP per sample (forward + backward), %.1f MB of activations per "
                "micro-batch\n", arch, NP, fm_net_flops(&tr.su.net, 1) / 1e9, fm_net_act_bytes(&tr.su.net, tr.m) / 1e6);
         if (fm_gemm_small_available())
-            printf("linear layers (and im2col convolutions): GEMMs under %zu M multiply-adds (inner dimension <= 512) "
-                   "on AVX-512 register tiles (FMTRAIN_SMALL_GEMM=0: OpenBLAS)\n", FM_GEMM_TILES_MACS >> 20);
+            printf("linear layers: GEMMs on AVX-512 register tiles, blocked above %zu M multiply-adds; im2col "
+                   "convolutions: those under it (inner dimension <= 512) (FMTRAIN_SMALL_GEMM=0: OpenBLAS)\n",
+                   FM_GEMM_TILES_MACS >> 20);
         if (tr.su.net.kind == FM_MODEL_UNET) {
             const int lv = fm_conv_direct_available();
             if (lv && fm_conv_winograd_available())
