@@ -103,6 +103,7 @@ static const TileFn tiles[MR + 1] = {NULL, tile_1, tile_2, tile_3, tile_4, tile_
 #define KC 256
 #define NC 512
 #define MC 64
+#define PREFETCH_AHEAD 64 /* floats: four 16 x 16 blocks */
 
 /* r[j] = column j of the 16 x 16 matrix whose rows are r[0 .. 15] */
 __attribute__((target("avx512f"), always_inline)) static inline void transpose16(__m512 r[16]) {
@@ -135,26 +136,38 @@ __attribute__((target("avx512f"), always_inline)) static inline void transpose16
  * columns past the end zero */
 __attribute__((target("avx512f"))) static void pack_b(float *bp, const float *B, size_t sbk, size_t sbn, size_t n0,
                                                        size_t nc, size_t pc, size_t kc) {
+    if (sbn == 1) { /* rows of B contiguous: copied, each row's nc values in one sweep (the
+                     * prefetchers follow it; strips first would take 128 bytes a row at a time) */
+        for (size_t k = 0; k < kc; k++) {
+            const float *b = B + (pc + k) * sbk + n0;
+            for (size_t s = 0; s < nc; s += NR) {
+                const size_t nr = nc - s < NR ? nc - s : NR;
+                float *d = bp + s / NR * KC * NR + k * NR;
+                _mm512_store_ps(d, _mm512_maskz_loadu_ps(lane_mask16(nr, 0), b + s));
+                _mm512_store_ps(d + 16, _mm512_maskz_loadu_ps(lane_mask16(nr, 16), b + s + 16));
+            }
+        }
+        return;
+    }
+    /* B transposed, its columns contiguous: 16 x 16 blocks transposed in registers, the rows'
+     * next blocks prefetched (each row is a short stream of kc values, too short for the
+     * hardware prefetchers to catch) */
     for (size_t s = 0; s < nc; s += NR, bp += KC * NR) {
         const size_t nr = nc - s < NR ? nc - s : NR;
-        if (sbn == 1) { /* rows of B contiguous: copied */
-            const __mmask16 m0 = lane_mask16(nr, 0), m1 = lane_mask16(nr, 16);
-            for (size_t k = 0; k < kc; k++) {
-                const float *b = B + (pc + k) * sbk + n0 + s;
-                _mm512_store_ps(bp + k * NR, _mm512_maskz_loadu_ps(m0, b));
-                _mm512_store_ps(bp + k * NR + 16, _mm512_maskz_loadu_ps(m1, b + 16));
-            }
-            continue;
-        }
-        /* B transposed, its columns contiguous: 16 x 16 blocks transposed in registers */
         for (size_t h = 0; h < NR; h += 16)
             for (size_t k0 = 0; k0 < kc; k0 += 16) {
                 const size_t kk = kc - k0 < 16 ? kc - k0 : 16;
                 const __mmask16 mk = lane_mask16(kk, 0);
                 __m512 r[16];
-                for (size_t j = 0; j < 16; j++)
-                    r[j] = h + j < nr ? _mm512_maskz_loadu_ps(mk, B + (n0 + s + h + j) * sbn + pc + k0)
-                                      : _mm512_setzero_ps();
+                for (size_t j = 0; j < 16; j++) {
+                    if (h + j >= nr) {
+                        r[j] = _mm512_setzero_ps();
+                        continue;
+                    }
+                    const float *b = B + (n0 + s + h + j) * sbn + pc + k0;
+                    if (k0 + PREFETCH_AHEAD < kc) _mm_prefetch((const char *)(b + PREFETCH_AHEAD), _MM_HINT_T0);
+                    r[j] = _mm512_maskz_loadu_ps(mk, b);
+                }
                 transpose16(r);
                 for (size_t k = 0; k < kk; k++) _mm512_store_ps(bp + (k0 + k) * NR + h, r[k]);
             }
