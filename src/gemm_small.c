@@ -10,7 +10,7 @@
  * so the result does not depend on the thread or the rank that computes it.
  *
  * Larger products (the image MLP's, 100 M multiply-adds and more) run on the same tiles, blocked
- * so that B's strip stays in L1 and A's rows in L2 (blocked() below): 1.5-1.8x the rate of the
+ * so that B's strip stays in L1 and A's rows in L2 (blocked() below): 1.4-1.9x the rate of the
  * Haswell kernels OpenBLAS runs where OPENBLAS_CORETYPE asks for them, which use half an AVX-512
  * core's width. */
 #include "gemm_small.h"
