@@ -370,11 +370,10 @@ static void node_sum(NodeBuf *b, size_t n, size_t head, int full) {
     size_t c0, c1;
     part_of(n, head, g_lrank, &c0, &c1);
     const long nblk = (long)((c1 - c0 + SUM_BLOCK - 1) / SUM_BLOCK);
-    #pragma omp parallel for schedule(static) if (c1 - c0 > ((size_t)1 << 18))
-    for (long k = 0; k < nblk; k++) {
+    FM_PARALLEL_FOR_IF(c1 - c0 > ((size_t)1 << 18), for (long k = 0; k < nblk; k++), {
         const size_t i0 = c0 + (size_t)k * SUM_BLOCK;
         add_slots(b->base + i0, slot, L, i0, c1 - i0 < SUM_BLOCK ? c1 - i0 : SUM_BLOCK);
-    }
+    });
     if (g_nodes > 1) allreduce_floats(b->base + c0, c1 - c0, g_cross);
     node_barrier(b->win);
     if (!full) { /* the values beyond head, from the last rank's part */
@@ -386,11 +385,10 @@ static void node_sum(NodeBuf *b, size_t n, size_t head, int full) {
         size_t q0, q1;
         part_of(n, head, q, &q0, &q1);
         const long qblk = (long)((q1 - q0 + 4 * SUM_BLOCK - 1) / (4 * SUM_BLOCK));
-        #pragma omp parallel for schedule(static) if (q1 - q0 > ((size_t)1 << 18))
-        for (long k = 0; k < qblk; k++) {
+        FM_PARALLEL_FOR_IF(q1 - q0 > ((size_t)1 << 18), for (long k = 0; k < qblk; k++), {
             const size_t i0 = q0 + (size_t)k * 4 * SUM_BLOCK;
             memcpy(b->base + i0, slot[q] + i0, (q1 - i0 < 4 * SUM_BLOCK ? q1 - i0 : 4 * SUM_BLOCK) * sizeof(float));
-        }
+        });
     }
     node_barrier(b->win);
 }

@@ -202,10 +202,14 @@ int fm_sgemm_small(int transA, int transB, size_t M, size_t N, size_t K, const f
     const int par = M * N * K >= FM_GEMM_SMALL_MACS && !omp_in_parallel();
     if (M * N * K >= FM_GEMM_TILES_MACS || K > TILES_K_MAX || (transB && K * N > PACK_MAX)) {
         if (M < MR || N < NR) return 0; /* products of a few rows or columns: OpenBLAS */
+        if (!par) {
+            blocked(0, M, 0, N, K, A, sam, sak, B, sbk, sbn, C, ldc);
+            return 1;
+        }
         /* each thread a block of C: of whole strips of columns, or of rows where the columns are
          * too few to share */
         const size_t strips = (N + NR - 1) / NR, panels = (M + MR - 1) / MR;
-        #pragma omp parallel if (par)
+        #pragma omp parallel
         {
             const size_t nt = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
             const int by_cols = strips >= 2 * nt || strips >= panels;
@@ -231,12 +235,11 @@ int fm_sgemm_small(int transA, int transB, size_t M, size_t N, size_t K, const f
     const size_t nn = (N + NR - 1) / NR, nm = (M + MR - 1) / MR;
     /* tiles of C are independent: spread over the threads above the small size, each computed as
      * on one thread */
-    #pragma omp parallel for schedule(static) if (par)
-    for (size_t q = 0; q < nn * nm; q++) {
+    FM_PARALLEL_FOR_IF(par, for (size_t q = 0; q < nn * nm; q++), {
         const size_t n0 = q / nm * NR, m0 = q % nm * MR;
         const size_t nr = N - n0 < NR ? N - n0 : NR, mr = M - m0 < MR ? M - m0 : MR;
         tiles[mr](nr, K, A + m0 * sam, sam, sak, B + n0, ldb, C + m0 * ldc + n0, ldc);
-    }
+    });
     return 1;
 }
 #else

@@ -34,9 +34,9 @@ static void FN(colsum_add)(T *db, const T *dout, size_t B, size_t NO) {
 void FN(fm_linear_forward)(T *out, const T *in, size_t ldi, const T *w, const T *b, size_t B, size_t NI,
                            size_t NO) {
     if (b) {
-        #pragma omp parallel for schedule(static) if (B * NO > 65536)
-        for (size_t i = 0; i < B; i++)
+        FM_PARALLEL_FOR_IF(B * NO > 65536, for (size_t i = 0; i < B; i++), {
             for (size_t o = 0; o < NO; o++) out[i * NO + o] = b[o];
+        });
     } else {
         FN(zero_out)(out, B * NO);
     }
@@ -148,19 +148,17 @@ void FN(fm_silu_forward)(T *h, const T *a, size_t n) {
         FN(silu_fwd_kernel)(h, a, n);
         return;
     }
-    #pragma omp parallel for schedule(static) if (n > 4 * SILU_CHUNK)
-    for (size_t c = 0; c < n; c += SILU_CHUNK) FN(silu_fwd_kernel)(h + c, a + c, n - c < SILU_CHUNK ? n - c : SILU_CHUNK);
+    FM_PARALLEL_FOR_IF(n > 4 * SILU_CHUNK, for (size_t c = 0; c < n; c += SILU_CHUNK),
+                       { FN(silu_fwd_kernel)(h + c, a + c, n - c < SILU_CHUNK ? n - c : SILU_CHUNK); });
 }
 
 void FN(fm_silu_backward)(T *da, const T *dh, const T *a, size_t n) {
-    #pragma omp parallel for schedule(static) if (n > 4 * SILU_CHUNK)
-    for (size_t c = 0; c < n; c += SILU_CHUNK)
-        FN(silu_bwd_kernel)(da + c, dh + c, a + c, n - c < SILU_CHUNK ? n - c : SILU_CHUNK);
+    FM_PARALLEL_FOR_IF(n > 4 * SILU_CHUNK, for (size_t c = 0; c < n; c += SILU_CHUNK),
+                       { FN(silu_bwd_kernel)(da + c, dh + c, a + c, n - c < SILU_CHUNK ? n - c : SILU_CHUNK); });
 }
 void FN(fm_silu_backward_add)(T *da, const T *dh, const T *a, size_t n) {
-    #pragma omp parallel for schedule(static) if (n > 4 * SILU_CHUNK)
-    for (size_t c = 0; c < n; c += SILU_CHUNK)
-        FN(silu_bwd_add_kernel)(da + c, dh + c, a + c, n - c < SILU_CHUNK ? n - c : SILU_CHUNK);
+    FM_PARALLEL_FOR_IF(n > 4 * SILU_CHUNK, for (size_t c = 0; c < n; c += SILU_CHUNK),
+                       { FN(silu_bwd_add_kernel)(da + c, dh + c, a + c, n - c < SILU_CHUNK ? n - c : SILU_CHUNK); });
 }
 
 /* Threads take blocks of rows for the forward pass, and disjoint column blocks for the
@@ -168,17 +166,16 @@ void FN(fm_silu_backward_add)(T *da, const T *dh, const T *a, size_t n) {
 #define ROW_BLOCK 64
 #define COL_BLOCK 256
 void FN(fm_bias_silu_forward)(T *a, T *h, T *e, const T *b, size_t B, size_t NO) {
-    #pragma omp parallel for schedule(static) if (B * NO > 4 * SILU_CHUNK)
-    for (size_t i = 0; i < B; i += ROW_BLOCK) {
+    FM_PARALLEL_FOR_IF(B * NO > 4 * SILU_CHUNK, for (size_t i = 0; i < B; i += ROW_BLOCK), {
         const size_t r = i * NO;
         FN(bias_silu_kernel)(a + r, h + r, e ? e + r : NULL, b, B - i < ROW_BLOCK ? B - i : ROW_BLOCK, NO);
-    }
+    });
 }
 
 void FN(fm_silu_backward_bias)(T *da, T *db, const T *dh, const T *a, const T *e, size_t B, size_t NO) {
-    #pragma omp parallel for schedule(static) if (B * NO > 4 * SILU_CHUNK && NO >= 2 * COL_BLOCK)
-    for (size_t o = 0; o < NO; o += COL_BLOCK)
+    FM_PARALLEL_FOR_IF(B * NO > 4 * SILU_CHUNK && NO >= 2 * COL_BLOCK, for (size_t o = 0; o < NO; o += COL_BLOCK), {
         FN(silu_bwd_bias_kernel)(da + o, db + o, dh + o, a + o, e + o, B, NO - o < COL_BLOCK ? NO - o : COL_BLOCK, NO);
+    });
 }
 #undef ROW_BLOCK
 #undef COL_BLOCK

@@ -30,6 +30,7 @@
 #include "fm/rng.h"
 #include "fm/signals.h"
 #include "gemm_small.h"
+#include "vec.h"
 
 double fm_train_t_max(const FmTrainConfig *cfg, FmPred objective, const FmSchedule *sched) {
     double eps = cfg->t_eps;
@@ -163,10 +164,10 @@ static void draw_micro_batch(Trainer *tr, long step, size_t mb) {
         fm_stream_uniforms(tu, 1, seed, (uint64_t)step, g0, m, FM_RNG_TIME);
         for (size_t r = 0; r < m; r++) tr->t[r] = (float)(tu[r] * tr->su.t_max);
         enum { ROWS = 16 }; /* rows per call: the threads take these */
-        #pragma omp parallel for schedule(static) if (big)
-        for (size_t r0 = 0; r0 < m; r0 += ROWS)
+        FM_PARALLEL_FOR_IF(big, for (size_t r0 = 0; r0 < m; r0 += ROWS), {
             fm_stream_uniforms(tr->u + r0 * 2 * np, 2 * np, seed, (uint64_t)step, g0 + r0, m - r0 < ROWS ? m - r0 : ROWS,
                                FM_RNG_NOISE);
+        });
     } else {
         #pragma omp parallel for schedule(static) if (big)
         for (size_t r = 0; r < m; r++) {
@@ -188,12 +189,11 @@ static void draw_micro_batch(Trainer *tr, long step, size_t mb) {
                 tr->eps[r * D + D - 1] = (float)(sqrt(-2.0 * log(u[2 * np - 2])) * cos(2.0 * FM_PI * u[2 * np - 1]));
         }
     }
-    #pragma omp parallel for schedule(static) if (big)
-    for (size_t r = 0; r < m; r++) {
+    FM_PARALLEL_FOR_IF(big, for (size_t r = 0; r < m; r++), {
         FmCoef c = fm_schedule_eval(&tr->su.sched, tr->t[r]);
         fm_path_sample(tr->x + r * D, tr->z + r * D, tr->eps + r * D, c, D);
         fm_path_target(tr->target + r * D, tr->su.objective, tr->z + r * D, tr->eps + r * D, c, D);
-    }
+    });
 }
 
 /* Loss and gradient of the global batch (summed over ranks). Returns the loss. The loss and

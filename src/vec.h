@@ -21,6 +21,19 @@
 #endif
 #define VEC_INLINE VEC_MATH static inline __attribute__((always_inline))
 
+/* `loop body` over the OpenMP threads (static schedule) only where cond holds, else on the calling
+ * thread without a parallel region: `#pragma omp parallel for if (0)` still builds a team of one
+ * thread, about 1.2 us here (libgomp's team set-up and tear-down), which the small models' steps
+ * would pay at every layer. */
+#define FM_PARALLEL_FOR_IF(cond, loop, ...)                                                                           \
+    do {                                                                                                              \
+        if (cond) {                                                                                                   \
+            _Pragma("omp parallel for schedule(static)") loop __VA_ARGS__                                             \
+        } else {                                                                                                      \
+            loop __VA_ARGS__                                                                                          \
+        }                                                                                                             \
+    } while (0)
+
 /* The AVX-512 lane mask of a vector that starts at lane `first` of a row of n values: its lanes
  * below n (all 16, some, or none). */
 static inline uint16_t lane_mask16(size_t n, size_t first) {
