@@ -169,25 +169,23 @@ static void draw_micro_batch(Trainer *tr, long step, size_t mb) {
                                FM_RNG_NOISE);
         });
     } else {
-        #pragma omp parallel for schedule(static) if (big)
-        for (size_t r = 0; r < m; r++) {
+        FM_PARALLEL_FOR_IF(big, for (size_t r = 0; r < m; r++), {
             FmStream s;
             fm_stream_init(&s, seed, (uint64_t)step, g0 + r, FM_RNG_TIME);
             tr->t[r] = (float)(1.0 / (1.0 + exp(-fm_stream_normal(&s))) * tr->su.t_max); /* logit-normal */
             fm_stream_init(&s, seed, (uint64_t)step, g0 + r, FM_RNG_NOISE);
             for (size_t k = 0; k < 2 * np; k++) tr->u[r * 2 * np + k] = fm_stream_uniform(&s);
-        }
+        });
     }
     if (D % 2 == 0 && !big) {
         fm_box_muller_f(tr->eps, tr->u, m * np); /* rows of D = 2 np values, back to back */
     } else {
-        #pragma omp parallel for schedule(static) if (big)
-        for (size_t r = 0; r < m; r++) {
+        FM_PARALLEL_FOR_IF(big, for (size_t r = 0; r < m; r++), {
             const double *u = tr->u + r * 2 * np;
             fm_box_muller_f(tr->eps + r * D, u, D / 2);
             if (D % 2) /* the last pair's cosine; its sine is not used */
                 tr->eps[r * D + D - 1] = (float)(sqrt(-2.0 * log(u[2 * np - 2])) * cos(2.0 * FM_PI * u[2 * np - 1]));
-        }
+        });
     }
     FM_PARALLEL_FOR_IF(big, for (size_t r = 0; r < m; r++), {
         FmCoef c = fm_schedule_eval(&tr->su.sched, tr->t[r]);
