@@ -84,7 +84,8 @@ typedef struct {
     float *A, *Bm, *C; /* GEMM operands, large enough for every shape (per thread for the U-Net) */
     size_t big;        /* floats in each of them per thread */
     size_t S;          /* rows of a sampling batch (0: none) */
-    float *comm;       /* the allreduce's buffer (parameters + 2, zeros: sums stay finite), as train.c's */
+    float *comm;       /* the allreduce's buffer (parameters + 2, zeros: sums stay finite), as train.c's
+                        * (a swapping one where train.c's is: its pointer moves with each sum) */
     float *comm_mpi;   /* the same in plain memory: MPI_Allreduce itself */
     int polling;       /* a non-blocking sum is outstanding: poll it between GEMMs */
     FmNetActs acts;
@@ -148,8 +149,10 @@ static void gemm_square(Bench *b) {
 /* Communication (under mpirun with 2 or more ranks): the gradient's allreduce alone (the
  * trainer's node-aware sum, and MPI_Allreduce on a plain buffer), after the
  * step's GEMMs, and overlapped with them (started first and polled after each layer's GEMMs, as
- * buckets reduced during the backward pass would be): how much of its time an overlap can hide. */
-static void allreduce_step(Bench *b) { fm_dist_sum_floats(b->comm, fm_net_table(b->net)->total + 2); }
+ * buckets reduced during the backward pass would be): how much of its time an overlap can hide.
+ * Then the compute step three ways, side by side: each rank on its own (no synchronisation),
+ * in the ranks' lockstep (a barrier after each step), and followed by the trainer's sum. */
+static void allreduce_step(Bench *b) { b->comm = fm_dist_sum_swap(b->comm, fm_net_table(b->net)->total + 2); }
 static void mpi_allreduce_step(Bench *b) { fm_dist_sum_floats(b->comm_mpi, fm_net_table(b->net)->total + 2); }
 
 static void gemm_then_allreduce(Bench *b) {
@@ -180,6 +183,19 @@ static void compute_step(Bench *b) {
     b->step++;
     fm_adamw_ema_step(b->params, b->m, b->v, b->ema, b->grads, g > 1.0 ? 1.0 / g : 1.0, tab, &adam, 1e-4, b->step,
                       0.999);
+}
+
+/* The compute step in the ranks' lockstep: each step ends in a barrier, the least any synchronous
+ * data-parallel step waits (every rank needs every rank's gradient); then in the lockstep of the
+ * gradient's sum as train.c runs it. */
+static void lockstep_step(Bench *b) {
+    compute_step(b);
+    fm_dist_barrier();
+}
+
+static void summed_step(Bench *b) {
+    compute_step(b);
+    allreduce_step(b);
 }
 
 /* The optimizer's pass alone, as in compute_step: the gradient norm and AdamW with EMA. It reads
@@ -398,7 +414,8 @@ int fm_bench_main(int argc, char **argv) {
     b.v = fm_malloc_floats(NP), b.ema = fm_malloc_floats(NP);
     b.x = fm_malloc_floats(B * D), b.t = fm_malloc_floats(B), b.target = fm_malloc_floats(B * D);
     b.A = fm_malloc_floats(big * per), b.Bm = fm_malloc_floats(big * per), b.C = fm_malloc_floats(big * per);
-    b.comm = fm_dist_sum_buffer(NP + 2), b.comm_mpi = fm_malloc_floats(NP + 2);
+    b.comm = fm_dist_swap_buffer(NP + 2), b.comm_mpi = fm_malloc_floats(NP + 2);
+    if (!b.comm) b.comm = fm_dist_sum_buffer(NP + 2);
     fm_net_init_params(net, b.params, 1);
     memcpy(b.ema, b.params, NP * sizeof(float));
     fm_net_acts_init(&b.acts, net, B);
@@ -430,7 +447,7 @@ int fm_bench_main(int argc, char **argv) {
     const double g = FIG(GEMM), q = FIG(SQUARE), c = FIG(COMPUTE), o = FIG(OPTIM), fl = FIG(FLOOR), sg = FIG(SAMPLE);
     const double pk = FIG(PEAK);
 #undef FIG
-    double ar = 0, mpi = 0, seq = 0, ovl = 0;
+    double ar = 0, mpi = 0, seq = 0, ovl = 0, free_c = 0, lock = 0, summed = 0;
     if (ranks > 1 && want[COMM]) {
         /* the non-blocking sum must sum: rank r contributes r + 1 to every value */
         for (size_t i = 0; i < NP + 2; i++) b.comm[i] = (float)(fm_dist_rank() + 1);
@@ -441,15 +458,16 @@ int fm_bench_main(int argc, char **argv) {
             FM_CHECK(b.comm[i] == want_sum, "bench: the non-blocking allreduce gave %g at %zu, not %g", b.comm[i], i,
                      want_sum);
         /* and so must the node-aware one */
-        fm_dist_sum_floats(b.comm, NP + 2);
+        allreduce_step(&b);
         for (size_t i = 0; i < NP + 2; i++)
             FM_CHECK(b.comm[i] == want_sum * (float)ranks, "bench: the node-aware sum gave %g at %zu, not %g", b.comm[i],
                      i, want_sum * (float)ranks);
         memset(b.comm, 0, (NP + 2) * sizeof(float));
-        const BenchFn comm[] = {allreduce_step, mpi_allreduce_step, gemm_then_allreduce, gemm_overlap_allreduce};
-        double rc[4];
-        rates(comm, 4, &b, cfg.seconds, rc);
-        ar = rc[0], mpi = rc[1], seq = rc[2], ovl = rc[3];
+        const BenchFn comm[] = {allreduce_step, mpi_allreduce_step, gemm_then_allreduce, gemm_overlap_allreduce,
+                                compute_step, lockstep_step, summed_step};
+        double rc[7];
+        rates(comm, 7, &b, cfg.seconds, rc);
+        ar = rc[0], mpi = rc[1], seq = rc[2], ovl = rc[3], free_c = rc[4], lock = rc[5], summed = rc[6];
     }
     if (fm_dist_rank() == 0) {
         char arch[256];
@@ -483,6 +501,8 @@ int fm_bench_main(int argc, char **argv) {
             printf("bench gemm_ms %.4f\n", 1e3 / g);
             printf("bench gemm_then_allreduce_ms %.4f\nbench gemm_overlap_allreduce_ms %.4f\n", 1e3 / seq, 1e3 / ovl);
             printf("bench overlap_hidden %.4f\n", (1 / seq - 1 / ovl) / (1 / ar));
+            printf("bench unsynced_steps_per_s %.3f\nbench lockstep_steps_per_s %.3f\nbench summed_steps_per_s %.3f\n",
+                   free_c, lock, summed);
         }
     }
     free(b.params), free(b.grads), free(b.m), free(b.v), free(b.ema), free(b.x), free(b.t), free(b.target);

@@ -80,6 +80,16 @@ static void allreduce_floats(float *buf, size_t n, MPI_Comm comm) {
  * the values after the split ones (the loss and flags, in the last rank's part), and leaves the
  * last barrier to the caller's fm_dist_node_sync.
  *
+ * A small model's sum (fm_dist_swap_buffer, on one node) has one barrier and no allgather: each
+ * rank has two slots and writes its gradient into one of them; after the barrier every rank adds
+ * all the node's current slots over all the values, in the order of the ranks (the same sums as
+ * above), into its other slot, which is the one it writes next. A rank rewrites a slot two sums
+ * later, after the next sum's barrier, which the others pass only once they have read it. Every
+ * rank reads the others' whole gradients (L - 1 of them), which costs less than the two more
+ * barriers and the shared state's traffic as long as that is small (FM_DIST_SWAP_MAX); the
+ * trainer then keeps its state private. fm_dist_sum_arrive splits the barrier, so that a rank that
+ * arrives first can do other work while it waits.
+ *
  * fm_dist_node_array's arrays are one copy per node, in local rank 0's segment of a window,
  * which every rank of the node maps: the trainer's parameters, Adam moments and EMA, of which
  * each rank updates its own part.
@@ -91,6 +101,7 @@ static void allreduce_floats(float *buf, size_t n, MPI_Comm comm) {
 typedef struct {
     float *base;  /* this rank's slot (a sum buffer) or the node's array, 64-byte aligned; NULL: free */
     float **slot; /* a sum buffer: every node rank's slot, mapped here; NULL for an array */
+    float **alt;  /* a swapping sum buffer: every rank's second slot; NULL otherwise */
     size_t cap;   /* floats */
     int used;
     MPI_Win win;
@@ -168,7 +179,7 @@ static void node_sum_setup(void) {
 static void node_buf_release(NodeBuf *b) {
     MPI_Win_unlock_all(b->win);
     MPI_Win_free(&b->win);
-    free(b->slot);
+    free(b->slot), free(b->alt);
     *b = (NodeBuf){0};
 }
 
@@ -190,7 +201,7 @@ static int node_buf_entry(size_t n, int array) {
     if (g_node_state != 1) return -1;
     int k = -1;
     for (int i = 0; i < MAX_NODE_BUFS; i++)
-        if (g_nb[i].base && !g_nb[i].used && g_nb[i].cap >= n && (g_nb[i].slot == NULL) == array) k = i;
+        if (g_nb[i].base && !g_nb[i].used && g_nb[i].cap >= n && (g_nb[i].slot == NULL) == array && !g_nb[i].alt) k = i;
     for (int i = 0; k < 0 && i < MAX_NODE_BUFS; i++)
         if (g_nb[i].base && !g_nb[i].used) node_buf_release(&g_nb[i]);
     for (int i = 0; k < 0 && i < MAX_NODE_BUFS; i++)
@@ -254,6 +265,24 @@ float *fm_dist_node_array(size_t n) {
     size_t k0, k1; /* each rank zeroes (and so first touches) its own part */
     fm_dist_my_part(n, &k0, &k1);
     memset(b->base + k0, 0, (k1 - k0) * sizeof(float));
+    node_barrier(b->win);
+    return b->base;
+}
+
+float *fm_dist_swap_buffer(size_t n) {
+    const int k = node_buf_entry(n, 0);
+    if (k < 0 || g_nodes > 1 || (size_t)(g_lsize - 1) * n > FM_DIST_SWAP_MAX) return NULL;
+    NodeBuf *b = &g_nb[k];
+    if (b->base) node_buf_release(b); /* a plain sum buffer's window: not this kind */
+    const size_t stride = (n + 15) / 16 * 16;
+    b->win = node_window((2 * stride + 16) * sizeof(float), 1);
+    b->slot = fm_calloc((size_t)g_lsize, sizeof *b->slot);
+    b->alt = fm_calloc((size_t)g_lsize, sizeof *b->alt);
+    for (int q = 0; q < g_lsize; q++) b->slot[q] = align64(segment(b->win, q)), b->alt[q] = b->slot[q] + stride;
+    b->base = b->slot[g_lrank];
+    b->cap = n;
+    b->used = 1;
+    memset(b->slot[g_lrank], 0, 2 * stride * sizeof(float));
     node_barrier(b->win);
     return b->base;
 }
@@ -363,10 +392,35 @@ static void part_of(size_t n, size_t head, int q, size_t *q0, size_t *q1) {
     *q1 = q == g_lsize - 1 ? n : part_start(head, q + 1);
 }
 
+/* A sum's opening barrier, split (fm_dist_sum_arrive): this rank's values are in place; the sum
+ * waits for the others' */
+static MPI_Request g_arrival = MPI_REQUEST_NULL;
+static const float *g_arrived;
+
+void fm_dist_sum_arrive(const float *buf) {
+    NodeBuf *b = g_size > 1 ? node_buf_of(buf, 0) : NULL;
+    FM_CHECK(g_arrival == MPI_REQUEST_NULL, "fm_dist_sum_arrive: an arrival is already outstanding");
+    if (!b) return;
+    MPI_OK(MPI_Win_sync(b->win), "MPI_Win_sync");
+    MPI_OK(MPI_Ibarrier(g_node, &g_arrival), "MPI_Ibarrier(node)");
+    g_arrived = buf;
+}
+
+/* The sum's opening barrier: its second half where this rank arrived already. */
+static void arrival_wait(NodeBuf *b) {
+    if (g_arrival == MPI_REQUEST_NULL) {
+        node_barrier(b->win);
+        return;
+    }
+    FM_CHECK(g_arrived == b->base, "fm_dist_sum_arrive: the sum that follows is of another buffer");
+    MPI_OK(MPI_Wait(&g_arrival, MPI_STATUS_IGNORE), "MPI_Wait(node arrival)");
+    MPI_OK(MPI_Win_sync(b->win), "MPI_Win_sync");
+}
+
 static void node_sum(NodeBuf *b, size_t n, size_t head, int full) {
     float *const *slot = b->slot;
     const int L = g_lsize;
-    node_barrier(b->win);
+    arrival_wait(b);
     size_t c0, c1;
     part_of(n, head, g_lrank, &c0, &c1);
     const long nblk = (long)((c1 - c0 + SUM_BLOCK - 1) / SUM_BLOCK);
@@ -399,6 +453,25 @@ static void sum_floats(float *buf, size_t n, size_t head, int full) {
     NodeBuf *b = node_buf_of(buf, 0);
     if (b && n <= b->cap) node_sum(b, n, head, full);
     else allreduce_floats(buf, n, MPI_COMM_WORLD);
+}
+
+float *fm_dist_sum_swap(float *buf, size_t n) {
+    NodeBuf *b = g_size > 1 ? node_buf_of(buf, 0) : NULL;
+    if (!b || !b->alt) {
+        sum_floats(buf, n, n, 1);
+        return buf;
+    }
+    FM_CHECK(n <= b->cap, "fm_dist_sum_swap: %zu values, the buffer holds %zu", n, b->cap);
+    float *const *from = buf == b->slot[g_lrank] ? b->slot : b->alt, *const *to = from == b->slot ? b->alt : b->slot;
+    arrival_wait(b);
+    float *dst = to[g_lrank];
+    const long nblk = (long)((n + SUM_BLOCK - 1) / SUM_BLOCK);
+    FM_PARALLEL_FOR_IF(n > ((size_t)1 << 18), for (long k = 0; k < nblk; k++), {
+        const size_t i0 = (size_t)k * SUM_BLOCK;
+        add_slots(dst + i0, from, g_lsize, i0, n - i0 < SUM_BLOCK ? n - i0 : SUM_BLOCK);
+    });
+    b->base = dst;
+    return dst;
 }
 
 void fm_dist_sum_floats(float *buf, size_t n) { sum_floats(buf, n, n, 1); }

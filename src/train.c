@@ -121,6 +121,7 @@ typedef struct {
     float *params, *grads, *adam_m, *adam_v, *ema; /* the first four (state) one array, shared by a node's ranks */
     float *state;
     int shard;      /* state is shared: each rank updates its part [k0, k1) of the parameters */
+    int swap;       /* grads is a swapping sum buffer (fm_dist_swap_buffer): private state */
     size_t k0, k1;
     float *z, *eps, *t, *x, *target; /* (m, D) and (m) */
     double *u;                       /* the noise's uniforms: (m, 2 ceil(D / 2)) */
@@ -132,6 +133,8 @@ typedef struct {
     double lag_seconds;  /* sum over steps of the slowest rank's work minus the ranks' mean */
     double work_seconds; /* sum over steps of the ranks' mean work between allreduces */
     int signalled;       /* some rank had caught a signal when the step's allreduce ran */
+    long drawn;          /* the step whose first micro-batch is drawn already (0: none) */
+    double early_draw;   /* the seconds that draw took, during the previous step's allreduce */
     char config_text[8192];
     FmFileMeta meta;
     long inject[64]; /* testing hook: steps whose gradient this rank poisons with NaN */
@@ -198,13 +201,13 @@ static void draw_micro_batch(Trainer *tr, long step, size_t mb) {
  * each rank's "caught a signal" flag ride in the gradient's allreduce, as the two values after
  * the gradient (then, on P > 1, the ranks' work times: one message per step, not three, since
  * the smallest models' steps are latency-bound). */
-static double loss_and_grad(Trainer *tr, long step) {
+static double loss_and_grad(Trainer *tr, long step, long next) {
     const size_t P = fm_net_table(&tr->su.net)->total;
     memset(tr->grads, 0, P * sizeof(float));
     const double scale = 1.0 / ((double)tr->B * (double)tr->D);
     double loss = 0;
     for (size_t k = 0; k < tr->nmicro; k++) {
-        draw_micro_batch(tr, step, tr->first_micro + k);
+        if (k > 0 || tr->drawn != step) draw_micro_batch(tr, step, tr->first_micro + k);
         fm_net_forward(&tr->su.net, tr->params, &tr->acts, tr->x, tr->t, tr->m);
         loss += scale * fm_sqerr_f(tr->acts.dout, tr->acts.out, tr->target, tr->m * tr->D, scale);
         fm_net_backward(&tr->su.net, tr->params, tr->grads, &tr->acts, tr->m);
@@ -217,16 +220,31 @@ static double loss_and_grad(Trainer *tr, long step) {
      * knows every rank's, so the time lost waiting for the slowest (load imbalance) is measured
      * apart from the collective's own cost, at 4 bytes per rank in the message */
     float *work = tr->grads + P + 2;
-    double t0 = fm_now();
-    if (tr->P > 1) {
+    double t0 = fm_now(), early = 0;
+    if (tr->P > 1) { /* the work includes a draw done early, during the previous step's sum */
         memset(work, 0, tr->P * sizeof(float));
-        work[fm_dist_rank()] = (float)(t0 - tr->work_mark);
+        work[fm_dist_rank()] = (float)(t0 - tr->work_mark + tr->early_draw);
     }
-    /* sharded: complete only on this rank's part of the gradient, and on the values after it */
-    if (tr->shard) fm_dist_sum_floats_part(tr->grads, P + 2 + tr->P, P);
-    else fm_dist_sum_floats(tr->grads, P + 2 + (tr->P > 1 ? tr->P : 0));
+    if (tr->swap) {
+        /* one barrier per sum: a rank that arrives first draws the next step's first micro-batch
+         * (it depends on neither the gradient nor the parameters) while it waits, so that the
+         * ranks' lockstep has that much slack for the jitter of their steps */
+        fm_dist_sum_arrive(tr->grads);
+        if (next) {
+            draw_micro_batch(tr, next, tr->first_micro);
+            tr->drawn = next;
+            early = fm_now() - t0;
+        }
+        tr->grads = fm_dist_sum_swap(tr->grads, P + 2 + tr->P); /* the sum, in this rank's other slot */
+        work = tr->grads + P + 2;
+    } else if (tr->shard) { /* complete only on this rank's part of the gradient, and on the values after it */
+        fm_dist_sum_floats_part(tr->grads, P + 2 + tr->P, P);
+    } else {
+        fm_dist_sum_floats(tr->grads, P + 2 + (tr->P > 1 ? tr->P : 0));
+    }
+    tr->early_draw = early;
     tr->work_mark = fm_now();
-    tr->comm_seconds += tr->work_mark - t0;
+    tr->comm_seconds += tr->work_mark - t0 - early;
     if (tr->P > 1) {
         double sum = 0, max = 0;
         for (size_t r = 0; r < tr->P; r++) sum += work[r], max = work[r] > max ? work[r] : max;
@@ -258,12 +276,16 @@ static void trainer_alloc(Trainer *tr) {
     size_t P = fm_net_table(&tr->su.net)->total, m = tr->m, D = tr->D;
     /* parameters, Adam moments and EMA: one copy per node where the node's ranks share memory */
     const size_t Pa = (P + 15) / 16 * 16;
-    tr->state = fm_dist_node_array(4 * Pa);
+    /* a small model: private state, and a sum that adds the whole gradient on every rank behind
+     * one barrier; else one state per node, each rank updating its part */
+    tr->grads = fm_dist_swap_buffer(P + 2 + tr->P); /* + the loss, the signal flag, each rank's work */
+    tr->swap = tr->grads != NULL;
+    tr->state = tr->swap ? fm_malloc_floats(4 * Pa) : fm_dist_node_array(4 * Pa);
     tr->params = tr->state, tr->adam_m = tr->state + Pa, tr->adam_v = tr->state + 2 * Pa, tr->ema = tr->state + 3 * Pa;
     tr->shard = fm_dist_node_ranks(tr->state) > 1;
     tr->k0 = 0, tr->k1 = P;
     if (tr->shard) fm_dist_my_part(P, &tr->k0, &tr->k1);
-    tr->grads = fm_dist_sum_buffer(P + 2 + tr->P); /* + the loss, the signal flag, each rank's work (loss_and_grad) */
+    if (!tr->swap) tr->grads = fm_dist_sum_buffer(P + 2 + tr->P); /* (loss_and_grad) */
     tr->z = fm_malloc_floats(m * D);
     tr->eps = fm_malloc_floats(m * D);
     tr->u = fm_malloc_aligned(m * (2 * ((D + 1) / 2) + 1), sizeof(double)); /* noise uniforms, then times' */
@@ -428,7 +450,9 @@ int fm_train_main(int argc, char **argv) {
             printf("%d ranks per node: %s%s%s\n", per_node > 1 ? per_node : sharing,
                    per_node > 1 ? "the gradient summed through shared memory" : "",
                    per_node > 1 && sharing > 1 ? "; " : "",
-                   sharing > 1 ? "parameters, Adam moments and EMA one copy per node, each rank updating its part" : "");
+                   sharing > 1 ? "parameters, Adam moments and EMA one copy per node, each rank updating its part"
+                   : tr.swap ? ", every rank adding all of it behind one barrier (a small model: parameters, Adam "
+                               "moments and EMA private to each rank)" : "");
         printf("t in [0, %g]\n--- configuration ---\n%s---\n", tr.su.t_max, tr.config_text);
         fflush(stdout);
     }
@@ -448,7 +472,7 @@ int fm_train_main(int argc, char **argv) {
     int status = FM_EXIT_OK;
 
     for (long step = start + 1; step <= cfg.steps; step++) {
-        double loss = loss_and_grad(&tr, step); /* the loss and gradient already carry 1/(B D) */
+        double loss = loss_and_grad(&tr, step, step < cfg.steps ? step + 1 : 0); /* the loss and gradient already carry 1/(B D) */
         /* sharded: each rank's part's sum of squares, added over the node's ranks in their order
          * (every node holds the same sums of the same parts, so reaches the same norm) */
         double gnorm = tr.shard ? sqrt(fm_dist_node_sum_double(fm_sumsq(tr.grads + tr.k0, tr.k1 - tr.k0)))

@@ -116,6 +116,45 @@ static int check_part(size_t n, size_t head, int round, int L) {
     return round;
 }
 
+/* Swapping sums (fm_dist_swap_buffer): a buffer where the ranks are one node of L > 1 and the
+ * sum reads at most FM_DIST_SWAP_MAX values of the others, else NULL; each sum returns the other
+ * slot, holding the promised sum on every rank, bit for bit. The rounds run back to back (each
+ * rank writes its next values as soon as its sum returns), half of them split by
+ * fm_dist_sum_arrive with work between, so a rank that read a slot its owner had begun to
+ * rewrite would get a wrong sum. A plain buffer sums in place. */
+static int check_swap(size_t n, int round, int L) {
+    const int P = fm_dist_size(), r = fm_dist_rank();
+    const int want = L > 1 && P == L && (size_t)(L - 1) * n <= FM_DIST_SWAP_MAX;
+    float *buf = fm_dist_swap_buffer(n);
+    T_CHECK((buf != NULL) == want, "swap buffer n=%zu on %d ranks, %d per node: %s", n, P, L,
+            buf ? "given, not expected" : "not given, expected");
+    if (!buf) return round;
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) bad += buf[i] != 0.0f;
+    T_CHECK(bad == 0, "swap buffer n=%zu: %d values of a new buffer are not zero", n, bad);
+    float *first = buf, *slots[2] = {NULL, NULL};
+    size_t wrong = 0;
+    for (int k = 0; k < 8; k++, round++) {
+        for (size_t i = 0; i < n; i++) buf[i] = value(r, i, round);
+        if (k % 2) {
+            fm_dist_sum_arrive(buf);
+            volatile double w = 0; /* some work while the others arrive */
+            for (int j = 0; j < 1000 * (r + 1); j++) w += j;
+        }
+        float *sum = fm_dist_sum_swap(buf, n);
+        T_CHECK(sum != buf, "swap n=%zu round %d: the sum is in the written slot", n, round);
+        slots[k % 2] = sum;
+        for (size_t i = 0; i < n; i++) wrong += sum[i] != expected(i, round, P, L);
+        T_CHECK(fm_dist_same_u64(fm_hash_bytes(sum, n * sizeof(float))), "swap n=%zu round %d: the ranks' sums differ",
+                n, round);
+        buf = sum;
+    }
+    T_CHECK(wrong == 0, "swap n=%zu: %zu values differ from the promised sums over 8 rounds", n, wrong);
+    T_CHECK(slots[1] == first && slots[0] != first, "swap n=%zu: the sums do not alternate between two slots", n);
+    fm_dist_sum_buffer_free(buf);
+    return round;
+}
+
 /* Node arrays: the node's ranks' parts tile [0, n); what each writes into its part, every rank of
  * the node sees after fm_dist_node_sync; rank 0's values reach every rank by fm_dist_bcast_node;
  * fm_dist_node_sum_double adds the node's ranks' values in their order. */
@@ -182,6 +221,17 @@ int main(int argc, char **argv) {
     round = check_part(((size_t)1 << 20) + 7, (size_t)1 << 20, round, node);
     round = check_part(40, 37, round, node); /* fewer values than 16 per rank: the last rank owns them */
     check_arrays(node);
+    const size_t swaps[] = {1, 17, 10803, FM_DIST_SWAP_MAX / (size_t)(node > 1 ? node - 1 : 1),
+                            FM_DIST_SWAP_MAX / (size_t)(node > 1 ? node - 1 : 1) + 1};
+    for (size_t k = 0; k < sizeof swaps / sizeof swaps[0]; k++) round = check_swap(swaps[k], round, node);
+    /* a plain buffer: summed in place */
+    float *inplace = fm_malloc_floats(100);
+    for (size_t i = 0; i < 100; i++) inplace[i] = value(fm_dist_rank(), i, 0);
+    T_CHECK(fm_dist_sum_swap(inplace, 100) == inplace, "a plain buffer's swapping sum is not in place");
+    int wrong_inplace = 0;
+    for (size_t i = 0; i < 100; i++) wrong_inplace += inplace[i] != expected(i, 0, P, node);
+    T_CHECK(wrong_inplace == 0, "a plain buffer's swapping sum: %d values wrong", wrong_inplace);
+    free(inplace);
     /* a plain buffer still sums through MPI_Allreduce (integer values: any order is exact) */
     float *plain = fm_malloc_floats(1000);
     for (size_t i = 0; i < 1000; i++) plain[i] = value(fm_dist_rank(), i, 0);

@@ -27,6 +27,24 @@ void fm_dist_sum_buffer_free(float *buf);
  * (fm_dist_my_part) and on the values from head on; elsewhere buf holds partial sums. Where
  * the sums are node-aware, fm_dist_node_sync() must follow before any rank writes buf again. */
 void fm_dist_sum_floats_part(float *buf, size_t n, size_t head);
+/* A swapping sum buffer of n floats (zero-filled, 64-byte aligned), or NULL where the sums are
+ * not node-aware, span nodes, or would read more than FM_DIST_SWAP_MAX floats of the other
+ * ranks per sum. Each rank has two slots; fm_dist_sum_swap(buf, n) adds the node's current
+ * slots (in the order of the ranks, as fm_dist_sum_floats) into this rank's other slot and
+ * returns it: the buffer to write next. One node barrier per sum, no allgather: every rank adds
+ * the whole vector, for models small enough that this costs less than the barriers it saves.
+ * Free it with fm_dist_sum_buffer_free (its current pointer). */
+#define FM_DIST_SWAP_MAX ((size_t)1 << 18)
+float *fm_dist_swap_buffer(size_t n);
+/* The sum of buf over all ranks: in a swapping buffer's other slot (returned), elsewhere in
+ * place (buf returned). */
+float *fm_dist_sum_swap(float *buf, size_t n);
+/* The first half of the next sum of buf (a fm_dist_sum_buffer): this rank's values are in
+ * place. Work that reads and writes neither buf nor any other rank's memory may run before the
+ * sum (fm_dist_sum_floats or _part of buf, which waits for the other ranks' arrival): where the
+ * node's ranks share the buffer, a rank that arrives first spends its wait on that work. Nothing
+ * where the sums are not node-aware. */
+void fm_dist_sum_arrive(const float *buf);
 /* How many ranks per node share buf (a sum buffer, summed through shared memory, or a node
  * array); 1: buf is this rank's own. */
 int fm_dist_node_ranks(const float *buf);
