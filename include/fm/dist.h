@@ -34,7 +34,7 @@ void fm_dist_sum_floats_part(float *buf, size_t n, size_t head);
  * returns it: the buffer to write next. One node barrier per sum, no allgather: every rank adds
  * the whole vector, for models small enough that this costs less than the barriers it saves.
  * Free it with fm_dist_sum_buffer_free (its current pointer). */
-#define FM_DIST_SWAP_MAX ((size_t)1 << 18)
+#define FM_DIST_SWAP_MAX ((size_t)1 << 16)
 float *fm_dist_swap_buffer(size_t n);
 /* The sum of buf over all ranks: in a swapping buffer's other slot (returned), elsewhere in
  * place (buf returned). */
