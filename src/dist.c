@@ -465,11 +465,8 @@ float *fm_dist_sum_swap(float *buf, size_t n) {
     float *const *from = buf == b->slot[g_lrank] ? b->slot : b->alt, *const *to = from == b->slot ? b->alt : b->slot;
     arrival_wait(b);
     float *dst = to[g_lrank];
-    const long nblk = (long)((n + SUM_BLOCK - 1) / SUM_BLOCK);
-    FM_PARALLEL_FOR_IF(n > ((size_t)1 << 18), for (long k = 0; k < nblk; k++), {
-        const size_t i0 = (size_t)k * SUM_BLOCK;
+    for (size_t i0 = 0; i0 < n; i0 += SUM_BLOCK) /* at most FM_DIST_SWAP_MAX values: one thread */
         add_slots(dst + i0, from, g_lsize, i0, n - i0 < SUM_BLOCK ? n - i0 : SUM_BLOCK);
-    });
     b->base = dst;
     return dst;
 }
