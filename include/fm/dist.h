@@ -39,9 +39,10 @@ float *fm_dist_swap_buffer(size_t n);
 /* The sum of buf over all ranks: in a swapping buffer's other slot (returned), elsewhere in
  * place (buf returned). */
 float *fm_dist_sum_swap(float *buf, size_t n);
-/* The first half of the next sum of buf (a fm_dist_sum_buffer): this rank's values are in
- * place. Work that reads and writes neither buf nor any other rank's memory may run before the
- * sum (fm_dist_sum_floats or _part of buf, which waits for the other ranks' arrival): where the
+/* The first half of the next sum of buf (a fm_dist_sum_buffer or fm_dist_swap_buffer): this
+ * rank's values are in place. Work that reads and writes neither buf nor any other rank's memory
+ * may run before the sum (fm_dist_sum_floats, _part or _swap of buf, which waits for the other
+ * ranks' arrival): where the
  * node's ranks share the buffer, a rank that arrives first spends its wait on that work. Nothing
  * where the sums are not node-aware. */
 void fm_dist_sum_arrive(const float *buf);
