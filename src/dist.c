@@ -230,17 +230,26 @@ static NodeBuf *node_buf_of(const float *buf, int array) {
     return NULL;
 }
 
+/* Entry b as a new sum buffer of n floats: `sets` slots per rank (the second in b->alt), each
+ * 64-byte aligned, in one window; every rank's slots mapped here. */
+static void map_slots(NodeBuf *b, size_t n, int sets) {
+    const size_t stride = (n + 15) / 16 * 16;
+    b->win = node_window(((size_t)sets * stride + 16) * sizeof(float), 1); /* + the alignment to 64 bytes */
+    b->slot = fm_calloc((size_t)g_lsize, sizeof *b->slot);
+    if (sets == 2) b->alt = fm_calloc((size_t)g_lsize, sizeof *b->alt);
+    for (int q = 0; q < g_lsize; q++) {
+        b->slot[q] = align64(segment(b->win, q));
+        if (b->alt) b->alt[q] = b->slot[q] + stride;
+    }
+    b->base = b->slot[g_lrank];
+    b->cap = n;
+}
+
 float *fm_dist_sum_buffer(size_t n) {
     const int k = node_buf_entry(n, 0);
     if (k < 0) return fm_malloc_floats(n);
     NodeBuf *b = &g_nb[k];
-    if (!b->base) {
-        b->win = node_window((n + 16) * sizeof(float), 1); /* + the alignment to 64 bytes */
-        b->slot = fm_calloc((size_t)g_lsize, sizeof *b->slot);
-        for (int q = 0; q < g_lsize; q++) b->slot[q] = align64(segment(b->win, q));
-        b->base = b->slot[g_lrank];
-        b->cap = n;
-    }
+    if (!b->base) map_slots(b, n, 1);
     b->used = 1;
     memset(b->base, 0, n * sizeof(float));
     return b->base;
@@ -274,16 +283,10 @@ float *fm_dist_swap_buffer(size_t n) {
     if (k < 0 || g_nodes > 1 || (size_t)(g_lsize - 1) * n > FM_DIST_SWAP_MAX) return NULL;
     NodeBuf *b = &g_nb[k];
     if (b->base) node_buf_release(b); /* a plain sum buffer's window: not this kind */
-    const size_t stride = (n + 15) / 16 * 16;
-    b->win = node_window((2 * stride + 16) * sizeof(float), 1);
-    b->slot = fm_calloc((size_t)g_lsize, sizeof *b->slot);
-    b->alt = fm_calloc((size_t)g_lsize, sizeof *b->alt);
-    for (int q = 0; q < g_lsize; q++) b->slot[q] = align64(segment(b->win, q)), b->alt[q] = b->slot[q] + stride;
-    b->base = b->slot[g_lrank];
-    b->cap = n;
+    map_slots(b, n, 2);
     b->used = 1;
-    memset(b->slot[g_lrank], 0, 2 * stride * sizeof(float));
-    node_barrier(b->win);
+    memset(b->slot[g_lrank], 0, n * sizeof(float));
+    memset(b->alt[g_lrank], 0, n * sizeof(float));
     return b->base;
 }
 
