@@ -461,7 +461,7 @@ def main():
     if any(r["fm"]["gflops"] > r["fm"]["gemm_gflops"] for r in rows):
         print("%sgemm over 100 %: fmtrain's own kernels outran OpenBLAS's at the same shapes (AVX-512 register "
               "tiles against the AVX2 sgemm kernels): the U-Net's 3x3 and 1x1 convolutions (whose forward runs "
-              "Winograd's F(2x2,3x3), 16 multiplications where the FLOPs count 36), and the MLPs' GEMMs (in one "
+              "Winograd's F(4x4,3x3), 36 multiplications where the FLOPs count 144), and the MLPs' GEMMs (in one "
               "pass up to 2^25 multiply-adds, blocked beyond; FMTRAIN_SMALL_GEMM=0 leaves them to OpenBLAS).")
     with open(os.path.join(a.out, "bench.json"), "w") as fo:
         json.dump({"rows": rows, "scaling": scaling, "seconds": seconds}, fo, indent=1)

@@ -58,7 +58,7 @@ size_t fm_conv_scratch(const FmConvDims *d, size_t threads) {
 }
 
 double fm_conv_forward_macs(const FmConvDims *d) {
-    if (fm_conv_winograd_ok(d)) return 16.0 * (double)(d->Ci * d->Co) * (double)((d->H + 1) / 2 * ((d->W + 1) / 2));
+    if (fm_conv_winograd_ok(d)) return 36.0 * (double)(d->Ci * d->Co) * (double)((d->H + 3) / 4 * ((d->W + 3) / 4));
     return (double)(d->Co * d->Ci * d->K * d->K) * (double)(d->Ho * d->Wo);
 }
 

@@ -26,7 +26,7 @@ void fm_conv_direct_forward(float *out, const float *in, const float *w, const f
  * positions of a sample's planes as they are; wp: Co Ci floats of scratch for the packed kernel. */
 void fm_conv_direct_pointwise(float *out, const float *in, const float *w, const float *b, float *wp, size_t B,
                               const FmConvDims *d, int accumulate);
-/* Winograd F(2 x 2, 3 x 3) forward (conv_winograd.c): kernel 3, stride 1, padding 1, Co a
+/* Winograd F(4 x 4, 3 x 3) forward (conv_winograd.c): kernel 3, stride 1, padding 1, Co a
  * multiple of 8, Ci >= 8, and AVX-512 (fm_conv_winograd_available, fm/conv.h). Scratch as the
  * direct kernels' (counted in theirs). */
 int fm_conv_winograd_ok(const FmConvDims *d);

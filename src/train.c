@@ -433,7 +433,7 @@ int fm_train_main(int argc, char **argv) {
         if (tr.su.net.kind == FM_MODEL_UNET) {
             const int lv = fm_conv_direct_available();
             if (lv && fm_conv_winograd_available())
-                printf("convolutions: 3x3 stride 1 forward on Winograd F(2x2,3x3) tiles, backward on the direct %s kernels "
+                printf("convolutions: 3x3 stride 1 forward on Winograd F(4x4,3x3) tiles, backward on the direct %s kernels "
                        "(FMTRAIN_CONV_WINOGRAD=0: direct forward too; FMTRAIN_CONV_DIRECT=0: im2col + GEMM)\n",
                        fm_conv_direct_name(lv));
             else if (lv)

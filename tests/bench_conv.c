@@ -1,5 +1,5 @@
 /* bench_conv.c - the float 3 x 3 convolution's forward pass at the U-Net's shapes (batch 32):
- * the direct tiles against Winograd's F(2 x 2, 3 x 3), in alternating rounds (`make bench-conv`
+ * the direct tiles against Winograd's F(4 x 4, 3 x 3), in alternating rounds (`make bench-conv`
  * runs it at 1 and 2 threads). GFLOP/s count the definition's 2 Co Ci 9 H W per sample for both,
  * so Winograd's figure is the rate the direct kernels would need to match it. Speed is measured
  * here, never asserted. */

@@ -139,7 +139,7 @@ static void test_conv_float(size_t B, size_t Ci, size_t H, size_t W, size_t Co, 
     FmConvDims d;
     T_CHECK(fm_conv_dims(&d, Ci, H, W, Co, K, 1, (K - 1) / 2) == 0, "conv dims");
     const int was = fm_conv_direct_enable(level), direct = fm_conv_direct_available(), wino_was = fm_conv_winograd_enable(wino);
-    /* the forward on Winograd's F(2 x 2, 3 x 3) (src/conv_winograd.c) where it applies */
+    /* the forward on Winograd's F(4 x 4, 3 x 3) (src/conv_winograd.c) where it applies */
     const int wg = K == 3 && Co % 8 == 0 && Ci >= 8 && fm_conv_winograd_available();
     const size_t nin = B * Ci * H * W, nw = Co * Ci * K * K, nout = B * Co * H * W, th = (size_t)omp_get_max_threads();
     double *in = dalloc(nin), *w = dalloc(nw), *b = dalloc(Co), *g = dalloc(nout), *out = dalloc(nout), *din = dalloc(nin),
@@ -582,9 +582,10 @@ int main(void) {
          wino = level == FM_CONV_DIRECT_AVX512 && !wino, level += !wino) {
         /* shapes of the U-Net and odd ones: groups (and Winograd's chunks) with a short last one,
          * a one-sample batch, channels not a multiple of 8 (the im2col path for that side) or
-         * below 8 (no Winograd), non-square images, odd sides (Winograd's last tiles half out),
-         * one-column images, rows of more than 16 tiles (two vectors of them), chunks of one row
-         * (520 input channels) */
+         * below 8 (no Winograd), non-square images, sides not a multiple of 4 (Winograd's last
+         * tiles partly out), one-column images, rows of more than 7 tiles (in segments: 33x32,
+         * 6x35, 13x70), 1 to 8 segments a vector (7x7: 8; 14x14: 4), a vector's slots partly
+         * empty (B 33 at 7x7), the smallest chunks (520 input channels) */
         const size_t shapes[][5] = {{5, 32, 28, 28, 32}, {7, 64, 14, 14, 64}, {33, 64, 7, 7, 64}, {3, 128, 14, 14, 64},
                                     {1, 8, 5, 9, 16},    {4, 1, 28, 28, 32},  {4, 32, 28, 28, 1}, {6, 16, 1, 7, 8},
                                     {2, 24, 33, 32, 8},  {3, 8, 6, 35, 16},   {5, 16, 3, 3, 8},   {2, 8, 13, 70, 8},
@@ -620,7 +621,7 @@ int main(void) {
     test_conv_float(7, 64, 14, 14, 64, 3, FM_CONV_DIRECT_OFF, 1);
     test_conv_float(5, 64, 28, 28, 32, 1, FM_CONV_DIRECT_OFF, 1);
     test_conv(2, 32, 32, 2, 3, 2, 1); /* strided, 256 pixels out: groups of 4 */
-    /* the U-Net's fused ops: Winograd's rows of 16 tiles and packed rows, the 1x1 skip onto a
+    /* the U-Net's fused ops: Winograd's vectors of 2, 8 and 4 segments, the 1x1 skip onto a
      * buffer (AVX-512 tiles), and at 2 threads */
     test_conv_fused(3, 32, 28, 28, 32, 3);
     test_conv_fused(5, 64, 7, 7, 64, 3);

@@ -40,7 +40,7 @@ int fm_conv_direct_available(void);
 int fm_conv_direct_cpu(void);
 int fm_conv_direct_enable(int level);
 const char *fm_conv_direct_name(int level);
-/* With AVX-512, their forward runs Winograd's F(2 x 2, 3 x 3) (src/conv_winograd.c) where the
+/* With AVX-512, their forward runs Winograd's F(4 x 4, 3 x 3) (src/conv_winograd.c) where the
  * input channels are at least 8. fm_conv_winograd_available: whether it is in use (default: yes
  * where the CPU allows; the environment's FMTRAIN_CONV_WINOGRAD=0 keeps the direct kernels);
  * fm_conv_winograd_enable(on): set it, returning the previous setting (not whether it was in use:
@@ -48,8 +48,8 @@ const char *fm_conv_direct_name(int level);
 int fm_conv_winograd_available(void);
 int fm_conv_winograd_enable(int on);
 /* Multiply-adds of one sample's float forward pass as the kernels in use run it: Co Ci K^2 Ho Wo,
- * or with Winograd 16 Ci Co per 2 x 2 tile of the output (its last row and column of tiles
- * whole where H or W is odd). */
+ * or with Winograd 36 Ci Co per 4 x 4 tile of the output (its last row and column of tiles
+ * whole where H or W is not a multiple of 4). */
 double fm_conv_forward_macs(const FmConvDims *d);
 
 /* A convolution's Winograd-transformed kernel kept between calls (fm_conv2d_forward_fused_f), with

@@ -29,7 +29,7 @@ double fm_net_flops(const FmNet *n, size_t B);
 /* FLOPs of the forward pass alone (one network evaluation of B rows). */
 double fm_net_forward_flops(const FmNet *n, size_t B);
 /* The same, as the float kernels in use execute it (fewer where the U-Net's convolutions run
- * Winograd's F(2 x 2, 3 x 3)). */
+ * Winograd's F(4 x 4, 3 x 3)). */
 double fm_net_forward_exec_flops(const FmNet *n, size_t B);
 /* One line describing the architecture, e.g. "mlp: width 256, depth 3". */
 void fm_net_describe(const FmNet *n, char *buf, size_t size);
