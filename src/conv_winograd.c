@@ -18,7 +18,10 @@
  * its own chunks:
  *   1. the input transform: for each channel, each slot's 6 input rows are loaded (two vectors
  *      from the segment's column - 1, zero outside the image), their 6 columns per tile picked
- *      by permutations, transformed along the row, then down the columns: V[xi][ci][j], tile j;
+ *      by permutations, transformed along the row, then down the columns: V[xi][ci][j], tile j.
+ *      Images up to 15 wide take two slots per permutation (one vector of window each). The
+ *      rows two channels on are prefetched: the channels' planes are too many streams for the
+ *      hardware's prefetchers, and the loads stalled on the cache (perf);
  *   2. for each block of 8 output channels, the 36 products M[xi][c][j] = sum over ci of
  *      U[xi][ci][c] V[xi][ci][j], over all tiles of the chunk;
  *   3. the output transform of those 8 channels, the tiles' 4 x 4 values interleaved into
@@ -28,7 +31,7 @@
  * output does not depend on the chunks, the threads, or the batch. (Lanes outside the slots are
  * zero; each lane is a tile of its own in the products, and no output reads the unused ones.)
  * The chunks hold at most about CHUNK_VALUES values of V per thread (L2-sized, at least two
- * vectors), and as many chunks as make every thread's share the same.
+ * vectors), as many of them as make every thread's share the same within a vector.
  *
  * Rounding: the error is that of the transforms' sums and the weights' constants (1/3, 1/15, ..),
  * a few times the direct kernels'; test_unet measures it against the double convolution. */
@@ -44,6 +47,7 @@
 
 #define WG_CO 8 /* output channels per register tile */
 #define WG_TJ 48 /* tiles per register tile: 3 vectors */
+#define PREFETCH_CH 2 /* input channels ahead that input_vec prefetches */
 #define CHUNK_VALUES 3072 /* Ci x tiles of a chunk: V is 36 times this, 432 kB */
 
 static int wino_on = -1; /* -1: not yet decided (FMTRAIN_CONV_WINOGRAD) */
@@ -222,8 +226,16 @@ __attribute__((target("avx512f"))) static void input_vec(float *V, size_t ldv, s
         }
         idx[j] = _mm512_loadu_si512(k);
     }
+    const size_t pf = PREFETCH_CH * HW * sizeof(float); /* from a channel to the one prefetched */
     for (size_t ci = 0; ci < Ci; ci++) {
         const size_t c = ci * HW * sizeof(float);
+        if (ci + PREFETCH_CH < Ci)
+            for (size_t s = 0; s < sl->n; s++)
+                for (int i = 0; i < 6; i++)
+                    if (mlo[s][i] | mhi[s][i]) {
+                        const char *q = (const char *)(at[s][i] + c + pf);
+                        _mm_prefetch(q, _MM_HINT_T0), _mm_prefetch(q + 64, _MM_HINT_T0), _mm_prefetch(q + 124, _MM_HINT_T0);
+                    }
         __m512 h[6][6]; /* row i's transform along the row */
         for (int i = 0; i < 6; i++) {
             __m512 tap[6] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
@@ -354,9 +366,10 @@ void fm_conv_winograd_forward(float *out, const float *in, const float *w, const
                               FmConvKernelCache *kc) {
     const size_t Ci = d->Ci, Co = d->Co, nth = (size_t)omp_get_max_threads(), nb = Co / WG_CO;
     const Geo g = geometry(d, B);
-    /* chunks of at most chunk_vecs(d) vectors, as many as make the threads' shares equal */
-    const size_t rmax = chunk_vecs(d), nc0 = (g.vecs + rmax - 1) / rmax, nc = (nc0 + nth - 1) / nth * nth;
-    const size_t rc = (g.vecs + nc - 1) / nc, nchunks = (g.vecs + rc - 1) / rc, ld = 16 * rc;
+    /* chunks of at most chunk_vecs(d) vectors, a multiple of the threads in number, their sizes
+     * differing by one vector at most */
+    const size_t rmax = chunk_vecs(d), nc0 = (g.vecs + rmax - 1) / rmax, nchunks = (nc0 + nth - 1) / nth * nth;
+    const size_t ld = 16 * ((g.vecs + nchunks - 1) / nchunks);
     const size_t vxs = plane_stride(Ci, ld), mxs = plane_stride(WG_CO, ld);
     const size_t nw = Co * Ci * 9;
     float *U = scratch + nth * per;
@@ -380,7 +393,7 @@ void fm_conv_winograd_forward(float *out, const float *in, const float *w, const
     #pragma omp for schedule(static)
     for (size_t k = 0; k < nchunks; k++) {
         float *V = thread_buf(scratch, per, omp_get_thread_num()), *M = V + 36 * vxs;
-        const size_t g0 = k * rc, g1 = g0 + rc < g.vecs ? g0 + rc : g.vecs, T = 16 * (g1 - g0);
+        const size_t g0 = k * g.vecs / nchunks, g1 = (k + 1) * g.vecs / nchunks, T = 16 * (g1 - g0);
         Slots sl;
         for (size_t gv = g0; gv < g1; gv++) {
             slots_of(&sl, &g, gv);
