@@ -285,7 +285,9 @@ def main():
             steps = max(12 if unet else 50, int(b["compute_steps_per_s"] * seconds / rounds * 1.2))
             rundir = os.path.join(a.out, f"run-{D}-{H}-{threads}{'-unet' if unet else ''}")
             sample_n = 64 if unet else 4096
-            sample_steps = 4 if unet else 20 if D == 2 else 10
+            # the U-Net: 512 evaluations, about a second, close to the peer's measured 1.5 s (256 lasted
+            # 0.4-0.7 s at 2 threads, its first evaluation with its kernels' transforms included)
+            sample_steps = 8 if unet else 20 if D == 2 else 10
             sample_batch = UNET_SAMPLE_BATCH if unet else MLP_SAMPLE_BATCH
             # fmtrain and the peer in turn, `rounds` times: each ratio is taken between neighbours
             # each round: the sgemm reference (and the MLP's floor and sampling GEMMs) just before
