@@ -18,12 +18,12 @@ static void FN(acts_init)(ACTS *a, const FmUnet *u, size_t m, int forward_only) 
     a->scratch = ALLOC(scratch_floats(u, m, a->threads) + 1);
     a->out = a->act + m * (forward_only ? u->bufs[u->out_buf].foff : u->bufs[u->out_buf].off);
     if (forward_only) {
-        /* the kernel caches: a copy of each 3 x 3 convolution's weights and its 16 transformed
+        /* the kernel caches: a copy of each 3 x 3 convolution's weights and its 36 transformed
          * products (fm_conv2d_forward_fused), where they fit the budget */
         double floats = 0;
         for (int k = 0; k < u->nops; k++)
             if (u->ops[k].kind == FM_OP_CONV && u->ops[k].conv.K == 3)
-                floats += 25.0 * (double)(u->ops[k].conv.Ci * u->ops[k].conv.Co);
+                floats += 45.0 * (double)(u->ops[k].conv.Ci * u->ops[k].conv.Co);
         if (floats * sizeof(float) <= FM_UNET_KCACHE_MB * 1048576.0)
             a->kcache = fm_calloc(FM_UNET_MAX_OPS, sizeof *a->kcache);
         return;
