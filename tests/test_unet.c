@@ -584,8 +584,9 @@ int main(void) {
          * a one-sample batch, channels not a multiple of 8 (the im2col path for that side) or
          * below 8 (no Winograd), non-square images, sides not a multiple of 4 (Winograd's last
          * tiles partly out), one-column images, rows of more than 7 tiles (in segments: 33x32,
-         * 6x35, 13x70), 1 to 8 segments a vector (7x7: 8; 14x14: 4), a vector's slots partly
-         * empty (B 33 at 7x7), the smallest chunks (520 input channels) */
+         * 6x35, 13x70), 2 to 16 segments a vector (28x28: 2, 14x14: 4, 7x7: 8, 3x3: 16), a
+         * vector's last slots empty (B 33 at 7x7; an odd count of slots sharing permutations at
+         * 3x3, B 5), the smallest chunks (520 input channels) */
         const size_t shapes[][5] = {{5, 32, 28, 28, 32}, {7, 64, 14, 14, 64}, {33, 64, 7, 7, 64}, {3, 128, 14, 14, 64},
                                     {1, 8, 5, 9, 16},    {4, 1, 28, 28, 32},  {4, 32, 28, 28, 1}, {6, 16, 1, 7, 8},
                                     {2, 24, 33, 32, 8},  {3, 8, 6, 35, 16},   {5, 16, 3, 3, 8},   {2, 8, 13, 70, 8},
