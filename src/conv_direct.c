@@ -265,11 +265,12 @@ __attribute__((target("avx512f"))) static void dw_tile_512(float *dwp, const flo
  * where it is as few vectors as they need. */
 __attribute__((target("avx512f"), always_inline)) static inline void tile1_nv(float *y, const float *X, size_t N,
                                                                              const float *wp, const float *b, size_t Ci,
-                                                                             size_t q, int accumulate, const int NV) {
+                                                                             size_t q, int accumulate, size_t pf,
+                                                                             const int NV) {
     const size_t n = N - q;
     const __mmask16 m[3] = {lane_mask16(n, 0), lane_mask16(n, 16), lane_mask16(n, 32)};
     __m512 a[TILE_CO][3];
-    tile8_sum(a, X + q, N, wp, Ci, m, NV);
+    tile8_sum(a, X + q, N, wp, Ci, m, NV, pf);
 #pragma GCC unroll 8
     for (int c = 0; c < TILE_CO; c++) {
         const __m512 bc = _mm512_set1_ps(b ? b[c] : 0.0f);
@@ -284,11 +285,11 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile1_nv(fl
 }
 
 __attribute__((target("avx512f"))) static void tile1(float *y, const float *X, size_t N, const float *wp,
-                                                     const float *b, size_t Ci, size_t q, int accumulate) {
+                                                     const float *b, size_t Ci, size_t q, int accumulate, size_t pf) {
     const size_t n = N - q;
-    if (n > 32) tile1_nv(y, X, N, wp, b, Ci, q, accumulate, 3);
-    else if (n > 16) tile1_nv(y, X, N, wp, b, Ci, q, accumulate, 2);
-    else tile1_nv(y, X, N, wp, b, Ci, q, accumulate, 1);
+    if (n > 32) tile1_nv(y, X, N, wp, b, Ci, q, accumulate, pf, 3);
+    else if (n > 16) tile1_nv(y, X, N, wp, b, Ci, q, accumulate, pf, 2);
+    else tile1_nv(y, X, N, wp, b, Ci, q, accumulate, pf, 1);
 }
 
 void fm_conv_direct_pointwise(float *out, const float *in, const float *w, const float *b, float *wp, size_t B,
@@ -297,12 +298,15 @@ void fm_conv_direct_pointwise(float *out, const float *in, const float *w, const
     for (size_t cb = 0; cb < nb; cb++) /* wp[cb][ci][k] = w[cb 8 + k][ci] */
         for (size_t ci = 0; ci < Ci; ci++)
             for (size_t k = 0; k < TILE_CO; k++) wp[(cb * Ci + ci) * TILE_CO + k] = w[(cb * TILE_CO + k) * Ci + ci];
+    /* a tile's Ci x TILE_Q inputs stay in L1 over the output channels' blocks; the first block
+     * prefetches the next tile's (its Ci rows are more streams than the hardware's prefetchers
+     * follow: perf showed the loads stalled) */
     #pragma omp parallel for schedule(static) if (B > 1)
     for (size_t s = 0; s < B; s++)
-        for (size_t cb = 0; cb < nb; cb++)
-            for (size_t q = 0; q < N; q += TILE_Q)
+        for (size_t q = 0; q < N; q += TILE_Q)
+            for (size_t cb = 0; cb < nb; cb++)
                 tile1(out + (s * Co + cb * TILE_CO) * N, in + s * Ci * N, N, wp + cb * Ci * TILE_CO,
-                      b ? b + cb * TILE_CO : NULL, Ci, q, accumulate);
+                      b ? b + cb * TILE_CO : NULL, Ci, q, accumulate, cb == 0 ? TILE_Q : 0);
 }
 
 /* P (C planes of PS floats) = the padded layout of x (gn, C, H, W); only borders and tail are zeroed */

@@ -276,7 +276,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void gemm_tile(f
                                                                               size_t j, const int NV) {
     const __mmask16 all[3] = {0xffff, 0xffff, 0xffff};
     __m512 a[WG_CO][3];
-    tile8_sum(a, V + j, ldv, U, Ci, all, NV);
+    tile8_sum(a, V + j, ldv, U, Ci, all, NV, 0);
 #pragma GCC unroll 8
     for (int c = 0; c < WG_CO; c++)
 #pragma GCC unroll 3
