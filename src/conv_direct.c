@@ -359,12 +359,6 @@ static void grid_conv(float *y, const float *P, const float *wp, const float *b,
         }
 }
 
-/* thread th's share of the scratch, 64-byte aligned */
-static float *thread_buf(float *scratch, size_t per, int th) {
-    float *buf = scratch + (size_t)th * per;
-    return buf + (16 - ((uintptr_t)buf / sizeof(float)) % 16) % 16;
-}
-
 void fm_conv_direct_forward(float *out, const float *in, const float *w, const float *b, float *scratch, size_t per,
                             size_t B, const FmConvDims *d, int accumulate) {
     const size_t Ci = d->Ci, Co = d->Co, H = d->H, W = d->W, g = balanced_group(d, B), ngroups = (B + g - 1) / g;

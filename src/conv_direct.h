@@ -4,8 +4,15 @@
 #define FM_CONV_DIRECT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fm/conv.h"
+
+/* Thread th's share of a kernel's scratch (shares of per floats), 64-byte aligned. */
+static inline float *thread_buf(float *scratch, size_t per, int th) {
+    float *buf = scratch + (size_t)th * per;
+    return buf + (16 - ((uintptr_t)buf / sizeof(float)) % 16) % 16;
+}
 
 /* Kernel 3, stride 1, padding 1, and Co (forward and weight gradient) or Ci (input gradient) a
  * multiple of 8. */

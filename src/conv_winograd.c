@@ -355,12 +355,6 @@ __attribute__((target("avx512f"))) static void output_vec(float *out, const floa
     }
 }
 
-/* thread th's share of the scratch, 64-byte aligned */
-static float *thread_buf(float *scratch, size_t per, int th) {
-    float *buf = scratch + (size_t)th * per;
-    return buf + (16 - ((uintptr_t)buf / sizeof(float)) % 16) % 16;
-}
-
 void fm_conv_winograd_forward(float *out, const float *in, const float *w, const float *b, const float *v,
                               const float *add, float *scratch, size_t per, size_t B, const FmConvDims *d,
                               FmConvKernelCache *kc) {
