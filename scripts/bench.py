@@ -215,11 +215,14 @@ def print_targets(rows, scaling):
                           None, "mem", ""))
     for s in scaling:
         lock = s.get("lockstep_factor")  # absent from an older fmtrain's figures
+        xfer = s.get("exchange_factor")
         lines.append(("2-rank weak scaling >= 95%", s["config"], 1, s["efficiency"], 0.95,
-                      s["pair_efficiency"] * (lock or 1), "%",
+                      s["pair_efficiency"] * (lock or 1) * (xfer or 1), "%",
                       "two independent 1-rank processes at once, over 1 rank alone" +
                       (f", times the lockstep's {100 * lock:.1f}% (a barrier after each step, side by side)"
-                       if lock else "")))
+                       if lock else "") +
+                      (f", times {100 * xfer:.1f}% for the gradient's crossing between the cores "
+                       f"({s['overlap']['exchange_ms']:.4f} ms a step)" if xfer else "")))
     counts = {}
     for target, name, thr, value, goal, ceil, fmt, how in lines:
         v = verdict(value, goal, ceil)
@@ -366,9 +369,16 @@ def main():
                         "overlap": {k: ov.get(k, float("nan")) for k in ("allreduce_ms", "mpi_allreduce_ms", "node_ranks", "gemm_ms",
                                                       "gemm_then_allreduce_ms", "gemm_overlap_allreduce_ms",
                                                       "overlap_hidden", "unsynced_steps_per_s",
-                                                      "lockstep_steps_per_s", "summed_steps_per_s")}})
+                                                      "lockstep_steps_per_s", "summed_steps_per_s",
+                                                      "exchange_ms")}})
         if "lockstep_steps_per_s" in ov:  # the lockstep's own cost, measured side by side in one 2-rank run
-            scaling[-1]["lockstep_factor"] = min(1.0, ov["lockstep_steps_per_s"] / ov["unsynced_steps_per_s"])
+            lock = scaling[-1]["lockstep_factor"] = min(1.0, ov["lockstep_steps_per_s"] / ov["unsynced_steps_per_s"])
+            if "exchange_ms" in ov:
+                # the gradient's crossing between the cores, which no sum avoids, added to the step that
+                # two independent processes in lockstep take: t1 / (pair x lock) + x
+                t1 = 1e3 / one["steps_per_s"]
+                pl = scaling[-1]["pair_efficiency"] * lock
+                scaling[-1]["exchange_factor"] = 1 / (1 + pl * max(0.0, ov["exchange_ms"]) / t1)
 
     print(f"\nfmtrain vs PyTorch {rows[0].get('torch', {}).get('torch_version', '(not installed)')}: "
           f"one rank, medians of {a.rounds} rounds in turn ({min(a.rounds, 2)} for the U-Net), {seconds:g} s per "
@@ -448,7 +458,8 @@ def main():
                if o["allreduce_ms"] < 0.05 * o["gemm_ms"] else ""))
     print("\nthe lockstep, 2 ranks (fmtrain bench, side by side in one run): the compute step on each rank on its own,\n"
           "with a barrier after each step (the least any synchronous data-parallel step waits), and followed by the\n"
-          "trainer's sum of the gradient:")
+          "trainer's sum of the gradient; and the floor of any sum: each rank writes its gradient and reads the other\n"
+          "rank's, less the same reads from its own caches (the cost of the lines' crossing between the cores alone):")
     for s in scaling:
         o = s["overlap"]
         if not math.isfinite(o.get("lockstep_steps_per_s", float("nan"))):
@@ -456,7 +467,9 @@ def main():
         u = o["unsynced_steps_per_s"]
         print(f"  {s['config']:16} on its own {u:9.1f} steps/s; lockstep {o['lockstep_steps_per_s']:9.1f} "
               f"({100 * o['lockstep_steps_per_s'] / u:5.1f}%); with the sum {o['summed_steps_per_s']:9.1f} "
-              f"({100 * o['summed_steps_per_s'] / u:5.1f}%)")
+              f"({100 * o['summed_steps_per_s'] / u:5.1f}%)" +
+              (f"; the gradient's crossing between the cores {o['exchange_ms']:.4f} ms a step "
+               f"(the sum {o['allreduce_ms']:.4f} ms)" if math.isfinite(o.get("exchange_ms", float("nan"))) else ""))
     print_targets(rows, scaling)
     print("\nmem MB: peak resident memory of rank 0 over its resident size just before the model was allocated "
           "(MPI, HDF5 and BLAS excluded); torch: over its size after import, data tensor excluded.")

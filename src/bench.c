@@ -87,6 +87,8 @@ typedef struct {
     float *comm;       /* the allreduce's buffer (parameters + 2, zeros: sums stay finite), as train.c's
                         * (a swapping one where train.c's is: its pointer moves with each sum) */
     float *comm_mpi;   /* the same in plain memory: MPI_Allreduce itself */
+    float *xsrc, *xdst; /* the exchange's private operand and result (comm's size) */
+    float xval;         /* what the exchange writes: 0 and -0 in turn (stored, not a memset) */
     int polling;       /* a non-blocking sum is outstanding: poll it between GEMMs */
     FmNetActs acts;
     long step;
@@ -151,7 +153,8 @@ static void gemm_square(Bench *b) {
  * step's GEMMs, and overlapped with them (started first and polled after each layer's GEMMs, as
  * buckets reduced during the backward pass would be): how much of its time an overlap can hide.
  * Then the compute step three ways, side by side: each rank on its own (no synchronisation),
- * in the ranks' lockstep (a barrier after each step), and followed by the trainer's sum. */
+ * in the ranks' lockstep (a barrier after each step), and followed by the trainer's sum; and,
+ * where the sums go through shared memory, the gradient's crossing between the cores (exchange). */
 static void allreduce_step(Bench *b) { b->comm = fm_dist_sum_swap(b->comm, fm_net_table(b->net)->total + 2); }
 static void mpi_allreduce_step(Bench *b) { fm_dist_sum_floats(b->comm_mpi, fm_net_table(b->net)->total + 2); }
 
@@ -197,6 +200,25 @@ static void summed_step(Bench *b) {
     compute_step(b);
     allreduce_step(b);
 }
+
+/* The floor of any sum between two cores: each rank writes its slot (as the backward pass writes
+ * the gradient), then, between barriers, adds the next local rank's slot to its own: the other
+ * core's freshly written lines cross to this one, and this rank's next writes take them back.
+ * The same with a private operand instead reads as many bytes from this core's own caches; the
+ * difference of the two is the cost of bringing the gradient from the other core alone, which no
+ * implementation of the sum avoids (barriers and additions cancel). */
+static void exchange(Bench *b, const float *other) {
+    const size_t n = fm_net_table(b->net)->total + 2;
+    float *restrict own = b->comm, *restrict dst = b->xdst;
+    const float v = b->xval;
+    b->xval = -v;
+    for (size_t i = 0; i < n; i++) own[i] = v;
+    fm_dist_barrier();
+    for (size_t i = 0; i < n; i++) dst[i] = own[i] + other[i];
+    fm_dist_barrier();
+}
+static void exchange_peer(Bench *b) { exchange(b, fm_dist_peer_slot(b->comm)); }
+static void exchange_private(Bench *b) { exchange(b, b->xsrc); }
 
 /* The optimizer's pass alone, as in compute_step: the gradient norm and AdamW with EMA. It reads
  * the gradient twice and parameters, both moments and the EMA once, and writes those four:
@@ -349,9 +371,9 @@ typedef void (*BenchFn)(Bench *);
  * rank's, so all ranks run the same number of calls (fn may be collective). */
 static void rates(const BenchFn *fn, int n, Bench *b, double seconds, double *r) {
     enum { K = 7 };
-    long reps[8];
-    double t[8][K];
-    FM_CHECK(n <= 8, "bench: at most 8 figures at a time");
+    long reps[10];
+    double t[10][K];
+    FM_CHECK(n <= 10, "bench: at most 10 figures at a time");
     for (int f = 0; f < n; f++) {
         reps[f] = 1;
         for (;;) { /* warm-up and calibration: an interval of reps calls takes about seconds/7 */
@@ -415,6 +437,7 @@ int fm_bench_main(int argc, char **argv) {
     b.x = fm_malloc_floats(B * D), b.t = fm_malloc_floats(B), b.target = fm_malloc_floats(B * D);
     b.A = fm_malloc_floats(big * per), b.Bm = fm_malloc_floats(big * per), b.C = fm_malloc_floats(big * per);
     b.comm = fm_dist_swap_buffer(NP + 2), b.comm_mpi = fm_malloc_floats(NP + 2);
+    b.xsrc = fm_malloc_floats(NP + 2), b.xdst = fm_malloc_floats(NP + 2);
     if (!b.comm) b.comm = fm_dist_sum_buffer(NP + 2);
     fm_net_init_params(net, b.params, 1);
     memcpy(b.ema, b.params, NP * sizeof(float));
@@ -447,7 +470,7 @@ int fm_bench_main(int argc, char **argv) {
     const double g = FIG(GEMM), q = FIG(SQUARE), c = FIG(COMPUTE), o = FIG(OPTIM), fl = FIG(FLOOR), sg = FIG(SAMPLE);
     const double pk = FIG(PEAK);
 #undef FIG
-    double ar = 0, mpi = 0, seq = 0, ovl = 0, free_c = 0, lock = 0, summed = 0;
+    double ar = 0, mpi = 0, seq = 0, ovl = 0, free_c = 0, lock = 0, summed = 0, xpeer = 0, xpriv = 0;
     if (ranks > 1 && want[COMM]) {
         /* the non-blocking sum must sum: rank r contributes r + 1 to every value */
         for (size_t i = 0; i < NP + 2; i++) b.comm[i] = (float)(fm_dist_rank() + 1);
@@ -463,11 +486,14 @@ int fm_bench_main(int argc, char **argv) {
             FM_CHECK(b.comm[i] == want_sum * (float)ranks, "bench: the node-aware sum gave %g at %zu, not %g", b.comm[i],
                      i, want_sum * (float)ranks);
         memset(b.comm, 0, (NP + 2) * sizeof(float));
+        memset(b.xsrc, 0, (NP + 2) * sizeof(float));
+        const int peer = fm_dist_peer_slot(b.comm) != NULL; /* the sums are node-aware */
         const BenchFn comm[] = {allreduce_step, mpi_allreduce_step, gemm_then_allreduce, gemm_overlap_allreduce,
-                                compute_step, lockstep_step, summed_step};
-        double rc[7];
-        rates(comm, 7, &b, cfg.seconds, rc);
+                                compute_step, lockstep_step, summed_step, exchange_peer, exchange_private};
+        double rc[9];
+        rates(comm, peer ? 9 : 7, &b, cfg.seconds, rc);
         ar = rc[0], mpi = rc[1], seq = rc[2], ovl = rc[3], free_c = rc[4], lock = rc[5], summed = rc[6];
+        if (peer) xpeer = rc[7], xpriv = rc[8];
     }
     if (fm_dist_rank() == 0) {
         char arch[256];
@@ -503,10 +529,12 @@ int fm_bench_main(int argc, char **argv) {
             printf("bench overlap_hidden %.4f\n", (1 / seq - 1 / ovl) / (1 / ar));
             printf("bench unsynced_steps_per_s %.3f\nbench lockstep_steps_per_s %.3f\nbench summed_steps_per_s %.3f\n",
                    free_c, lock, summed);
+            if (xpeer > 0) /* may come out below 0 where the caches' noise exceeds it */
+                printf("bench exchange_ms %.4f\n", 1e3 / xpeer - 1e3 / xpriv);
         }
     }
     free(b.params), free(b.grads), free(b.m), free(b.v), free(b.ema), free(b.x), free(b.t), free(b.target);
-    free(b.A), free(b.Bm), free(b.C), free(b.comm_mpi);
+    free(b.A), free(b.Bm), free(b.C), free(b.comm_mpi), free(b.xsrc), free(b.xdst);
     fm_dist_sum_buffer_free(b.comm);
     fm_net_acts_free(&b.acts);
     free(net);

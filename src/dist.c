@@ -477,6 +477,13 @@ float *fm_dist_sum_swap(float *buf, size_t n) {
 void fm_dist_sum_floats(float *buf, size_t n) { sum_floats(buf, n, n, 1); }
 void fm_dist_sum_floats_part(float *buf, size_t n, size_t head) { sum_floats(buf, n, head, 0); }
 
+const float *fm_dist_peer_slot(const float *buf) {
+    NodeBuf *b = g_size > 1 ? node_buf_of(buf, 0) : NULL;
+    if (!b || g_lsize < 2) return NULL;
+    const int q = (g_lrank + 1) % g_lsize;
+    return b->alt && buf == b->alt[g_lrank] ? b->alt[q] : b->slot[q];
+}
+
 int fm_dist_node_ranks(const float *buf) { return node_buf_of(buf, 0) || node_buf_of(buf, 1) ? g_lsize : 1; }
 
 static MPI_Request g_isum = MPI_REQUEST_NULL;

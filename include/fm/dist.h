@@ -46,6 +46,10 @@ float *fm_dist_sum_swap(float *buf, size_t n);
  * node's ranks share the buffer, a rank that arrives first spends its wait on that work. Nothing
  * where the sums are not node-aware. */
 void fm_dist_sum_arrive(const float *buf);
+/* The next local rank's slot of buf, a sum buffer (or a swapping one's current slot) in shared
+ * memory: for measurements of reading another core's values (`fmtrain bench`); NULL where buf is
+ * this rank's own memory. */
+const float *fm_dist_peer_slot(const float *buf);
 /* How many ranks per node share buf (a sum buffer, summed through shared memory, or a node
  * array); 1: buf is this rank's own. */
 int fm_dist_node_ranks(const float *buf);
