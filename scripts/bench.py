@@ -139,14 +139,18 @@ def fm_train(fm, name, D, H, L, B, threads, np_, steps, outdir, env=None):
 def fm_train_pair(fm, name, D, H, L, B, steps, outdir):
     """Two independent 1-rank, 1-thread trainings at once (no MPI between them): what two ranks
     would reach on this machine without communicating, the baseline that isolates the cost of
-    the allreduce and of the ranks' lockstep from the sharing of cores, caches and memory."""
+    the allreduce and of the ranks' lockstep from the sharing of cores, caches and memory. The
+    slower one's steps/s, since ranks in lockstep all go at the slower one's pace (on a shared
+    machine the two cores' speeds differ by several percent, and which is the slower changes),
+    and the two."""
     # unbound: two separate mpiruns would each bind their one rank to the same first core
     procs = [subprocess.Popen(train_cmd(fm, name, D, H, L, B, 1, 1, steps, f"{outdir}-{k}", unbound=True), env=mpi_env(1),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for k in range(2)]
     outs = [p.communicate()[0] for p in procs]
     if any(p.returncode for p in procs):
         sys.exit(f"bench: a concurrent training failed:\n{outs[0][-2000:]}\n{outs[1][-2000:]}")
-    return statistics.mean(train_figures(o, B, 1)["steps_per_s"] for o in outs)
+    rates = [train_figures(o, B, 1)["steps_per_s"] for o in outs]
+    return min(rates), rates
 
 
 def fm_sample(fm, outdir, threads, n, steps, batch):
@@ -218,7 +222,7 @@ def print_targets(rows, scaling):
         xfer = s.get("exchange_factor")
         lines.append(("2-rank weak scaling >= 95%", s["config"], 1, s["efficiency"], 0.95,
                       s["pair_efficiency"] * (lock or 1) * (xfer or 1), "%",
-                      "two independent 1-rank processes at once, over 1 rank alone" +
+                      "the slower of two independent 1-rank processes at once, over 1 rank alone" +
                       (f", times the lockstep's {100 * lock:.1f}% (a barrier after each step, side by side)"
                        if lock else "") +
                       (f", times {100 * xfer:.1f}% for the gradient's crossing between the cores "
@@ -348,11 +352,13 @@ def main():
         # weak scaling at 1 thread per rank: 1 rank (batch B) vs 2 ranks (batch 2B) vs two independent
         # 1-rank processes at once, in turn, `rounds` times
         steps = max(12 if unet else 50, int(rows[-2]["fm"]["steps_per_s"] * seconds / rounds * 1.2))
-        ones, twos, pairs = [], [], []
+        ones, twos, pairs, pair_both = [], [], [], []
         for _ in range(rounds):
             ones.append(fm_train(fm, name, D, H, L, B, 1, 1, steps, os.path.join(a.out, "weak1")))
             twos.append(fm_train(fm, name, D, H, L, B, 1, 2, steps, os.path.join(a.out, "weak2")))
-            pairs.append(fm_train_pair(fm, name, D, H, L, B, steps, os.path.join(a.out, "weakpair")))
+            slower, both = fm_train_pair(fm, name, D, H, L, B, steps, os.path.join(a.out, "weakpair"))
+            pairs.append(slower)
+            pair_both.append(both)
         one, two = median_dict(ones), median_dict(twos)
         # the same with the gradient summed by MPI_Allreduce alone (the node-aware sums off)
         two_mpi = fm_train(fm, name, D, H, L, B, 1, 2, steps, os.path.join(a.out, "weak2"), env={"FMTRAIN_NODE_SUM": "0"})
@@ -361,7 +367,7 @@ def main():
         scaling.append({"config": name, "one": one, "two": two, "two_mpi": two_mpi,
                         "pair_steps_per_s": statistics.median(pairs),
                         "rounds": {"one": [r["steps_per_s"] for r in ones], "two": [r["steps_per_s"] for r in twos],
-                                   "pair": pairs},
+                                   "pair": pairs, "pair_both": pair_both},
                         "efficiency": statistics.median(t["steps_per_s"] / o["steps_per_s"] for o, t in zip(ones, twos)),
                         "efficiency_mpi": two_mpi["steps_per_s"] / one["steps_per_s"],
                         "efficiency_vs_pair": statistics.median(t["steps_per_s"] / p for t, p in zip(twos, pairs)),
@@ -423,12 +429,13 @@ def main():
           "  the step runs them: the fastest a training step of this design can be; sampling's GEMMs: fmtrain's rate at\n"
           "  the forward GEMMs of a sampling batch; FMA peak: fused multiply-adds alone in the widest registers, on every thread)")
     print("\nweak scaling, 1 thread per rank, same batch per rank (and against two independent 1-rank processes run\n"
-          "at once, which share the machine as two ranks do but do not communicate):")
+          "at once, which share the machine as two ranks do but do not communicate: the slower of the two, whose pace\n"
+          "ranks in lockstep would keep):")
     for s in scaling:
         print(f"  {s['config']:16} 1 rank {s['one']['steps_per_s']:8.1f} steps/s, 2 ranks {s['two']['steps_per_s']:8.1f} "
               f"steps/s: efficiency {100 * s['efficiency']:5.1f}%, allreduce {s['two']['allreduce_pct']:.1f}% of the time "
               f"({s['two'].get('imbalance_pct', float('nan')):.1f}% waiting for the slower rank); "
-              f"2 independent {s['pair_steps_per_s']:8.1f} steps/s each ({100 * s['pair_efficiency']:5.1f}% of 1 rank): "
+              f"2 independent {s['pair_steps_per_s']:8.1f} steps/s the slower ({100 * s['pair_efficiency']:5.1f}% of 1 rank): "
               f"2 ranks reach {100 * s['efficiency_vs_pair']:5.1f}% of them")
         print(f"  {'':16} with MPI_Allreduce alone (FMTRAIN_NODE_SUM=0): 2 ranks {s['two_mpi']['steps_per_s']:8.1f} steps/s: "
               f"efficiency {100 * s['efficiency_mpi']:5.1f}%, allreduce {s['two_mpi']['allreduce_pct']:.1f}% of the time "
@@ -441,7 +448,7 @@ def main():
         t2 = two["work_ms"] / max(1e-9, 1 - two["allreduce_pct"] / 100)
         print(f"  {'':16} a 2-rank step, {t2:.3f} ms on average (median interval {1e3 / two['steps_per_s']:.3f} ms) "
               f"= each rank's work {two['work_ms']:.3f} ms (alone {1e3 / s['one']['steps_per_s']:.3f} ms, beside an "
-              f"independent process {1e3 / s['pair_steps_per_s']:.3f} ms) + waiting for the slower "
+              f"independent process {1e3 / s['pair_steps_per_s']:.3f} ms, the slower's) + waiting for the slower "
               f"{t2 * two['imbalance_pct'] / 100:.3f} ms + the collective "
               f"{t2 * (two['allreduce_pct'] - two['imbalance_pct']) / 100:.3f} ms")
     print("\nallreduce overlap, 2 ranks (fmtrain bench): the gradient's sum alone (the trainer's: through shared memory\n"
