@@ -153,7 +153,8 @@ static void gemm_square(Bench *b) {
  * step's GEMMs, and overlapped with them (started first and polled after each layer's GEMMs, as
  * buckets reduced during the backward pass would be): how much of its time an overlap can hide.
  * Then the compute step three ways, side by side: each rank on its own (no synchronisation),
- * in the ranks' lockstep (a barrier after each step), and followed by the trainer's sum; and,
+ * in the ranks' lockstep (a barrier after each step), followed by the trainer's sum, and on rank 0
+ * alone while the others sleep (the base of weak scaling, in turn with the rest); and,
  * where the sums go through shared memory, the gradient's crossing between the cores (exchange). */
 static void allreduce_step(Bench *b) { b->comm = fm_dist_sum_swap(b->comm, fm_net_table(b->net)->total + 2); }
 static void mpi_allreduce_step(Bench *b) { fm_dist_sum_floats(b->comm_mpi, fm_net_table(b->net)->total + 2); }
@@ -199,6 +200,12 @@ static void lockstep_step(Bench *b) {
 static void summed_step(Bench *b) {
     compute_step(b);
     allreduce_step(b);
+}
+
+/* Rank 0's compute step while the other ranks sleep (rates: fm_dist_barrier_idle): one rank
+ * alone on the machine, the base of weak scaling, timed in turn with the steps above. */
+static void alone_step(Bench *b) {
+    if (fm_dist_rank() == 0) compute_step(b);
 }
 
 /* The floor of any sum between two cores: each rank writes its slot (as the backward pass writes
@@ -392,7 +399,9 @@ static void rates(const BenchFn *fn, int n, Bench *b, double seconds, double *r)
             fm_dist_barrier();
             double t0 = fm_now();
             for (long i = 0; i < reps[f]; i++) fn[f](b);
-            t[f][k] = (double)reps[f] / fm_dist_max_double(fm_now() - t0);
+            const double dt = fm_now() - t0;
+            fm_dist_barrier_idle(); /* a rank done first sleeps (alone_step's idle ranks) */
+            t[f][k] = (double)reps[f] / fm_dist_max_double(dt);
         }
     for (int f = 0; f < n; f++) {
         qsort(t[f], K, sizeof t[f][0], cmp_double);
@@ -470,7 +479,7 @@ int fm_bench_main(int argc, char **argv) {
     const double g = FIG(GEMM), q = FIG(SQUARE), c = FIG(COMPUTE), o = FIG(OPTIM), fl = FIG(FLOOR), sg = FIG(SAMPLE);
     const double pk = FIG(PEAK);
 #undef FIG
-    double ar = 0, mpi = 0, seq = 0, ovl = 0, free_c = 0, lock = 0, summed = 0, xpeer = 0, xpriv = 0;
+    double ar = 0, mpi = 0, seq = 0, ovl = 0, free_c = 0, lock = 0, summed = 0, alone = 0, xpeer = 0, xpriv = 0;
     if (ranks > 1 && want[COMM]) {
         /* the non-blocking sum must sum: rank r contributes r + 1 to every value */
         for (size_t i = 0; i < NP + 2; i++) b.comm[i] = (float)(fm_dist_rank() + 1);
@@ -489,11 +498,11 @@ int fm_bench_main(int argc, char **argv) {
         memset(b.xsrc, 0, (NP + 2) * sizeof(float));
         const int peer = fm_dist_peer_slot(b.comm) != NULL; /* the sums are node-aware */
         const BenchFn comm[] = {allreduce_step, mpi_allreduce_step, gemm_then_allreduce, gemm_overlap_allreduce,
-                                compute_step, lockstep_step, summed_step, exchange_peer, exchange_private};
-        double rc[9];
-        rates(comm, peer ? 9 : 7, &b, cfg.seconds, rc);
-        ar = rc[0], mpi = rc[1], seq = rc[2], ovl = rc[3], free_c = rc[4], lock = rc[5], summed = rc[6];
-        if (peer) xpeer = rc[7], xpriv = rc[8];
+                                compute_step, lockstep_step, summed_step, alone_step, exchange_peer, exchange_private};
+        double rc[10];
+        rates(comm, peer ? 10 : 8, &b, cfg.seconds, rc);
+        ar = rc[0], mpi = rc[1], seq = rc[2], ovl = rc[3], free_c = rc[4], lock = rc[5], summed = rc[6], alone = rc[7];
+        if (peer) xpeer = rc[8], xpriv = rc[9];
     }
     if (fm_dist_rank() == 0) {
         char arch[256];
@@ -529,6 +538,7 @@ int fm_bench_main(int argc, char **argv) {
             printf("bench overlap_hidden %.4f\n", (1 / seq - 1 / ovl) / (1 / ar));
             printf("bench unsynced_steps_per_s %.3f\nbench lockstep_steps_per_s %.3f\nbench summed_steps_per_s %.3f\n",
                    free_c, lock, summed);
+            printf("bench alone_steps_per_s %.3f\n", alone);
             if (xpeer > 0) /* may come out below 0 where the caches' noise exceeds it */
                 printf("bench exchange_ms %.4f\n", 1e3 / xpeer - 1e3 / xpriv);
         }

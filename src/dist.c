@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <time.h>
 
 #include "fm/common.h"
 #include "vec.h"
@@ -528,6 +529,18 @@ void fm_dist_bcast(void *buf, size_t bytes) {
 
 void fm_dist_barrier(void) {
     if (g_size > 1) MPI_OK(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+}
+
+void fm_dist_barrier_idle(void) {
+    if (g_size == 1) return;
+    MPI_Request req;
+    MPI_OK(MPI_Ibarrier(MPI_COMM_WORLD, &req), "MPI_Ibarrier");
+    for (;;) {
+        int done = 0;
+        MPI_OK(MPI_Test(&req, &done, MPI_STATUS_IGNORE), "MPI_Test");
+        if (done) return;
+        nanosleep(&(struct timespec){0, 20000}, NULL);
+    }
 }
 
 int fm_dist_agree(int status) {

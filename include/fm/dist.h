@@ -80,6 +80,9 @@ void fm_dist_reduce_floats(float *buf, size_t n);
 /* Broadcast from rank 0. */
 void fm_dist_bcast(void *buf, size_t bytes);
 void fm_dist_barrier(void);
+/* A barrier whose waiting ranks sleep (polling every 20 us) instead of spinning: a rank that
+ * waits here leaves its core idle, as if it were not running (`fmtrain bench`'s rank alone). */
+void fm_dist_barrier_idle(void);
 
 /* Collective agreement on a recoverable error: every rank passes its own status
  * (0 = fine). Returns 0 when all ranks are fine; otherwise the lowest failing rank
