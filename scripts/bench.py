@@ -184,10 +184,11 @@ def torch_peer(D, H, L, B, threads, seconds, sample_n, sample_steps, sample_batc
 
 
 def verdict(value, target, ceiling):
-    """met; out of reach (this run's ceiling is below the target); or not met (the ceiling allows it)."""
+    """met; out of reach (this run's ceiling is below the target, and the figure within it); or not
+    met (the ceiling allows it, or the figure passed it: then it was no bound in this run)."""
     if value >= target:
         return "met"
-    if ceiling is not None and ceiling < target:
+    if ceiling is not None and value <= ceiling < target:
         return "out of reach"
     return "not met"
 
@@ -223,10 +224,12 @@ def print_targets(rows, scaling):
         if "ceiling" in s:
             lines.append(("2-rank weak scaling >= 95%", s["config"], 1, s["efficiency"], 0.95, s["ceiling"], "%",
                           f"2 ranks' compute steps in lockstep over 1 rank's alone, {100 * s['lockstep_over_alone']:.1f}% "
-                          f"(timed in turn in one 2-rank fmtrain bench), times {100 * xfer:.1f}% for the gradient's "
-                          f"crossing between the cores ({s['overlap']['exchange_ms']:.4f} ms a step)" +
-                          (f"; the figure is above its ceiling: the training runs and the ceiling were timed apart"
-                           if s["efficiency"] > s["ceiling"] else "")))
+                          f"(timed in turn in a 2-rank fmtrain bench), times {100 * xfer:.1f}% for the gradient's "
+                          f"crossing between the cores ({s.get('exchange_ms', s['overlap']['exchange_ms']):.4f} ms a step)" +
+                          (f"; the median of {len(s['ceilings'])} ({', '.join(f'{100 * c:.1f}%' for c in s['ceilings'])})"
+                           if len(s.get("ceilings", [])) > 1 else "") +
+                          (f"; the figure passed its ceiling (timed at other moments, on a machine whose speed moves "
+                           f"by more than the gap): no bound in this run" if s["efficiency"] > s["ceiling"] else "")))
             continue
         lines.append(("2-rank weak scaling >= 95%", s["config"], 1, s["efficiency"], 0.95,
                       s["pair_efficiency"] * (lock or 1) * (xfer or 1), "%",
@@ -247,7 +250,8 @@ def print_targets(rows, scaling):
             shown, cs = f"{1 / value:5.2f}x", "   -  "
         print(f"  {target:30} {name:16} {thr} thr: {shown}  ceiling {cs}  {v:12} {how}")
     print("  " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) +
-          " (out of reach: even this run's ceiling misses the target; memory judged where the model needs >= 16 MB)")
+          " (out of reach: even this run's ceiling misses the target, and the figure is within it; memory judged where "
+          "the model needs >= 16 MB)")
 
 
 def main():
@@ -360,13 +364,16 @@ def main():
         # weak scaling at 1 thread per rank: 1 rank (batch B) vs 2 ranks (batch 2B) vs two independent
         # 1-rank processes at once, in turn, `rounds` times
         steps = max(12 if unet else 50, int(rows[-2]["fm"]["steps_per_s"] * seconds / rounds * 1.2))
-        ones, twos, pairs, pair_both = [], [], [], []
+        ones, twos, pairs, pair_both, ceils = [], [], [], [], []
+        per_round = "--figures" in bench_options(fm)  # an older fmtrain measures every figure, too long
         for _ in range(rounds):
             ones.append(fm_train(fm, name, D, H, L, B, 1, 1, steps, os.path.join(a.out, "weak1")))
             twos.append(fm_train(fm, name, D, H, L, B, 1, 2, steps, os.path.join(a.out, "weak2")))
             slower, both = fm_train_pair(fm, name, D, H, L, B, steps, os.path.join(a.out, "weakpair"))
             pairs.append(slower)
             pair_both.append(both)
+            if per_round:  # the ceiling's figures in each round too, beside the trainings
+                ceils.append(fm_bench(fm, name, D, H, L, B, 1, max(1.0, seconds / 2), np_=2, figures="comm"))
         one, two = median_dict(ones), median_dict(twos)
         # the same with the gradient summed by MPI_Allreduce alone (the node-aware sums off)
         two_mpi = fm_train(fm, name, D, H, L, B, 1, 2, steps, os.path.join(a.out, "weak2"), env={"FMTRAIN_NODE_SUM": "0"})
@@ -386,17 +393,27 @@ def main():
                                                       "lockstep_steps_per_s", "summed_steps_per_s",
                                                       "alone_steps_per_s", "exchange_ms")}})
         sc = scaling[-1]
-        if "alone_steps_per_s" in ov and "exchange_ms" in ov:
-            # the ceiling from one fmtrain bench run whose figures are timed in turn, so that the
+        measured = [c for c in ceils + [ov] if "alone_steps_per_s" in c and "exchange_ms" in c]
+        if measured:
+            # the ceiling from fmtrain bench runs whose figures are timed in turn, so that the
             # machine's slow phases weigh on all alike: two ranks' compute steps in lockstep over rank
             # 0's alone (two busy cores run slower than one: clocks, caches, the host), and the
-            # gradient's crossing between the cores, which no sum avoids, added to that step
-            alone = ov["alone_steps_per_s"]
-            base = sc["lockstep_over_alone"] = min(1.0, ov["lockstep_steps_per_s"] / alone)
-            sc["exchange_factor"] = 1 / (1 + base * max(0.0, ov["exchange_ms"]) * alone / 1e3)
-            sc["ceiling"] = base * sc["exchange_factor"]
-            # the trainer's compute step and sum (no data, no logging), over rank 0's alone
-            sc["bench_efficiency"] = ov["summed_steps_per_s"] / alone
+            # gradient's crossing between the cores, which no sum avoids, added to that step; the
+            # run with the median ceiling of one per round and the full run's
+            def ceiling_of(c):
+                alone = c["alone_steps_per_s"]
+                base = min(1.0, c["lockstep_steps_per_s"] / alone)
+                xf = 1 / (1 + base * max(0.0, c["exchange_ms"]) * alone / 1e3)
+                return {"ceiling": base * xf, "lockstep_over_alone": base, "exchange_factor": xf,
+                        "exchange_ms": c["exchange_ms"], "bench_efficiency": c["summed_steps_per_s"] / alone}
+            each = sorted((ceiling_of(c) for c in measured), key=lambda c: c["ceiling"])
+            mid = each[(len(each) - 1) // 2]
+            sc.update({k: mid[k] for k in ("ceiling", "lockstep_over_alone", "exchange_factor")})
+            sc["ceilings"] = [c["ceiling"] for c in each]
+            sc["exchange_ms"] = mid["exchange_ms"]
+            # the trainer's compute step and sum (no data, no logging) over rank 0's alone, full run
+            if "alone_steps_per_s" in ov:
+                sc["bench_efficiency"] = ov["summed_steps_per_s"] / ov["alone_steps_per_s"]
         elif "lockstep_steps_per_s" in ov:  # the lockstep's own cost, measured side by side in one 2-rank run
             lock = scaling[-1]["lockstep_factor"] = min(1.0, ov["lockstep_steps_per_s"] / ov["unsynced_steps_per_s"])
             if "exchange_ms" in ov:
