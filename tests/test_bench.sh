@@ -3,10 +3,11 @@
 # GEMM, compute and optimizer figures; on 2 ranks also the allreduce alone, after the GEMMs and
 # overlapped with them, and MPI_Allreduce on a plain buffer (bench checks first that the
 # non-blocking and the node-aware sums add the ranks' values); for an MLP the floor (GEMMs on the
-# network's buffers + optimizer) and, with --sample-batch, sgemm at the sampling GEMMs.
+# network's buffers + optimizer) and, with --sample-batch, sgemm at the sampling GEMMs; on 2 ranks
+# with shared-memory sums, the gradient's crossing between the cores (finite, of either sign).
 # Speed itself is never asserted here: only that every figure is there, positive and finite.
 # Then make bench's verdicts (scripts/bench.py) on made-up figures: each target met, out of reach
-# (the measured ceiling below it) or not met, as the figures say.
+# (the measured ceiling below it, the figure within it) or not met, as the figures say.
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TMPDIR_TEST"
