@@ -152,7 +152,7 @@ static void gemm_square(Bench *b) {
  * trainer's node-aware sum, and MPI_Allreduce on a plain buffer), after the
  * step's GEMMs, and overlapped with them (started first and polled after each layer's GEMMs, as
  * buckets reduced during the backward pass would be): how much of its time an overlap can hide.
- * Then the compute step three ways, side by side: each rank on its own (no synchronisation),
+ * Then the compute step four ways, side by side: each rank on its own (no synchronisation),
  * in the ranks' lockstep (a barrier after each step), followed by the trainer's sum, and on rank 0
  * alone while the others sleep (the base of weak scaling, in turn with the rest); and,
  * where the sums go through shared memory, the gradient's crossing between the cores (exchange). */
