@@ -405,7 +405,7 @@ def main():
                 base = min(1.0, c["lockstep_steps_per_s"] / alone)
                 xf = 1 / (1 + base * max(0.0, c["exchange_ms"]) * alone / 1e3)
                 return {"ceiling": base * xf, "lockstep_over_alone": base, "exchange_factor": xf,
-                        "exchange_ms": c["exchange_ms"], "bench_efficiency": c["summed_steps_per_s"] / alone}
+                        "exchange_ms": c["exchange_ms"]}
             each = sorted((ceiling_of(c) for c in measured), key=lambda c: c["ceiling"])
             mid = each[(len(each) - 1) // 2]
             sc.update({k: mid[k] for k in ("ceiling", "lockstep_over_alone", "exchange_factor")})
