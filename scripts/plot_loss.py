@@ -136,11 +136,15 @@ def main():
     if fin.size:
         info.append("final loss (avg) %.4g, min %.4g" % (fin[-1], np.nanmin(fin)))
     if "time" in d and np.isfinite(d["time"][-1]):
-        info.append("wall %s" % fmt_duration(d["time"][-1]))
+        # /time counts from each process's start, so it restarts at a resume: add up the segments
+        t = d["time"][np.isfinite(d["time"])]
+        ends = np.append(np.flatnonzero(np.diff(t) < 0), t.size - 1)
+        info.append("wall %s%s" % (fmt_duration(float(t[ends].sum())),
+                                    " in %d runs" % ends.size if ends.size > 1 else ""))
     if "samples_per_s" in d:
         sps = d["samples_per_s"][np.isfinite(d["samples_per_s"])]
         if sps.size:
-            info.append("%.0f samples/s" % np.median(sps))
+            info.append("median %.0f samples/s" % np.median(sps))
 
     # ---- grad norm (left) and lr (right) ------------------------------------
     handles = []

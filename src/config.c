@@ -216,7 +216,14 @@ static void format_value(char *buf, size_t size, const FmOption *o, const void *
     const char *field = (const char *)cfg + o->offset;
     switch (o->type) {
     case FM_OPT_INT: snprintf(buf, size, "%ld", *(const long *)field); break;
-    case FM_OPT_DOUBLE: snprintf(buf, size, "%.17g", *(const double *)field); break;
+    case FM_OPT_DOUBLE: { /* the shortest text that reads back as the same double: 0.9, not 0.90000000000000002 */
+        const double v = *(const double *)field;
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(buf, size, "%.*g", prec, v);
+            if (strtod(buf, NULL) == v) break;
+        }
+        break;
+    }
     case FM_OPT_BOOL: snprintf(buf, size, "%d", *(const int *)field); break;
     case FM_OPT_STRING: snprintf(buf, size, "%s", field); break;
     }
@@ -234,6 +241,25 @@ size_t fm_opts_format(const FmOptTable *tab, const void *cfg, char *buf, size_t 
         used += (size_t)n;
     }
     return used;
+}
+
+size_t fm_opts_diff(const FmOptTable *tab, const void *from, const void *to, char *buf, size_t size) {
+    size_t used = 0, count = 0;
+    char a[1100], b[1100];
+    buf[0] = '\0';
+    for (size_t i = 0; i < tab->count; i++) {
+        format_value(a, sizeof a, &tab->opts[i], from);
+        format_value(b, sizeof b, &tab->opts[i], to);
+        if (!strcmp(a, b)) continue;
+        count++;
+        int n = snprintf(buf + used, size - used, "%s%s %s -> %s", used ? ", " : "", tab->opts[i].name, a, b);
+        if (n < 0 || (size_t)n >= size - used) { /* too long: end with an ellipsis */
+            if (size >= 4) strcpy(buf + size - 4, "...");
+            break;
+        }
+        used += (size_t)n;
+    }
+    return count;
 }
 
 void fm_opts_help(const FmOptTable *tab, FILE *f) {

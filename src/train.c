@@ -339,6 +339,12 @@ static long resume_from(Trainer *tr) {
                 *strchr(q, '\n') = '\0';
                 rc = fm_err_set("cannot resume from '%s': its model differs (checkpoint: %s; now: %s)", path, p, q);
             }
+            if (!rc) { /* a resumed run may change the rest (--steps, the schedule, ...): say what changed */
+                char diff[1024];
+                old.resume = tr->cfg->resume, old.auto_resume = tr->cfg->auto_resume;
+                if (fm_opts_diff(&fm_train_opts, &old, tr->cfg, diff, sizeof diff))
+                    printf("resuming with options changed since the checkpoint: %s\n", diff);
+            }
             if (!rc && count != fm_net_table(&tr->su.net)->total)
                 rc = fm_err_set("cannot resume from '%s': %zu parameters stored, the model has %zu", path, count,
                                 fm_net_table(&tr->su.net)->total);

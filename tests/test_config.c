@@ -349,6 +349,26 @@ static void test_format_roundtrip(void) {
                 rc ? fm_err_msg() : "");
     }
     a.ratio = 0.1;
+    /* ... in the shortest text that does: 0.1, not 0.10000000000000001 */
+    fm_opts_format(&TAB, &a, buf, sizeof buf, 0);
+    T_CHECK(contains(buf, "ratio = 0.1\n"), "0.1 formatted as:\n%s", buf);
+    a.ratio = 0.1 + 0.2; /* 0.30000000000000004: 17 digits are needed */
+    fm_opts_format(&TAB, &a, buf, sizeof buf, 0);
+    T_CHECK(contains(buf, "ratio = 0.30000000000000004\n"), "0.1 + 0.2 formatted as:\n%s", buf);
+    a.ratio = 0.1;
+
+    /* the options that differ, named with both values */
+    b = a;
+    b.count = 78;
+    strcpy(b.path, "runs/y");
+    char diff[256];
+    size_t nd = fm_opts_diff(&TAB, &a, &b, diff, sizeof diff);
+    T_CHECK(nd == 2 && !strcmp(diff, "count 77 -> 78, path runs/with space/and=equals -> runs/y"), "diff: %zu '%s'",
+            nd, diff);
+    nd = fm_opts_diff(&TAB, &a, &a, diff, sizeof diff);
+    T_CHECK(nd == 0 && diff[0] == '\0', "diff of equal configurations: %zu '%s'", nd, diff);
+    nd = fm_opts_diff(&TAB, &a, &b, diff, 20);
+    T_CHECK(nd == 2 && !strcmp(diff, "count 77 -> 78, ..."), "diff cut to 20 bytes: %zu '%s'", nd, diff);
 
     /* the model_only filter keeps exactly the model options (count, name) */
     n = fm_opts_format(&TAB, &a, buf, sizeof buf, 1);

@@ -6,7 +6,12 @@ cd "$TMPDIR_TEST"
 common="--data spirals --objective noise --width 32 --depth 2 --batch 32 --log-every 10 --warmup 20"
 $MPIRUN -np 2 "$FMTRAIN" $common --steps 200 --ckpt-every 100 --out straight >/dev/null
 $MPIRUN -np 2 "$FMTRAIN" $common --steps 100 --ckpt-every 100 --out split >/dev/null
-$MPIRUN -np 2 "$FMTRAIN" $common --steps 200 --ckpt-every 100 --out split --resume | grep -q "resumed from"
+out=$($MPIRUN -np 2 "$FMTRAIN" $common --steps 200 --ckpt-every 100 --out split --resume)
+grep -q "resumed from" <<<"$out"
+# the options that changed since the checkpoint are named, with both values (and nothing else)
+note=$(grep "options changed since the checkpoint" <<<"$out")
+[ "$note" = "resuming with options changed since the checkpoint: steps 100 -> 200" ] ||
+    { echo "FAIL resume: the note of changed options reads: '$note'"; exit 1; }
 "$PYTHON" - <<'PY'
 import h5py, numpy as np, sys
 a = h5py.File("straight/ckpt-00000200.h5", "r")

@@ -43,6 +43,9 @@ int fm_opts_load_string(const FmOptTable *tab, void *cfg, const char *text);
 int fm_opts_parse(const FmOptTable *tab, void *cfg, int argc, char **argv, int *help);
 /* The resolved configuration as INI text ("key = value" lines). Returns bytes written. */
 size_t fm_opts_format(const FmOptTable *tab, const void *cfg, char *buf, size_t size, int model_only);
+/* The options whose values differ between two configurations, as "name old -> new, ..." in buf
+ * (cut with "..." if it does not fit). Returns how many differ. */
+size_t fm_opts_diff(const FmOptTable *tab, const void *from, const void *to, char *buf, size_t size);
 void fm_opts_help(const FmOptTable *tab, FILE *f);
 
 #endif
