@@ -9,7 +9,9 @@ arrow scale.  The data points /data (if present) are drawn small and grey in eve
 Arrow colour: |u| on one logarithmic colour scale shared by all panels (one colour bar).
 Arrow length: by default one scale per time column, shared by the model and exact rows, so the
 two rows compare directly at each t although |u| grows like 1/(1 - t) near t = 1 for the exact
-field (--scale row: one scale per row over all t; --scale global: one scale for everything).
+field; where the two rows' magnitudes differ by more than SPLIT times (the exact field of a finite
+set near t = 1 against a smooth model), each panel of that column gets its own scale, as its key
+says (--scale row: one scale per row over all t; --scale global: one scale for everything).
 The scale maps a robust magnitude (--pct percentile of the drawn |u|) to 0.9 grid cells; longer
 arrows are clipped at --clip cells (their colour still gives |u|).  Panels have equal aspect.
 
@@ -23,6 +25,7 @@ import fmplot
 from fmplot import die, warn
 
 CMAP = "viridis"
+SPLIT = 4.0  # a column whose rows' robust |u| differ by more than this gets one scale per panel
 DATA_COLOR = "0.4"
 # data points (fmplot.marker_style): large and solid for a few points, small and faint for many
 MARKER_SIZE = (3000.0, 0.5, 20.0)
@@ -135,6 +138,10 @@ def main():
     else:
         for c in range(k):
             ref[:, c] = robust([m[c] for m in mags])
+            own = [robust([m[c]]) for m in mags]
+            if R > 1 and max(own) > SPLIT * min(own):  # one row would be dots at the other's scale
+                ref[:, c] = own
+    shared = [args.scale != "column" or len(set(ref[:, c])) == 1 for c in range(k)]
 
     allm = np.concatenate([m.ravel() for m in mags])
     allm = allm[np.isfinite(allm) & (allm > 0)]
@@ -179,7 +186,8 @@ def main():
     gw, gh = 0.12, 0.5                                 # gaps between panels (in)
     fw = pw * k + gw * (k - 1) + 1.65
 
-    scale_txt = {"column": "arrow length: one scale per t column, shared by the rows" if R > 1
+    scale_txt = {"column": ("arrow length: one scale per t column, shared by the rows" +
+                            ("" if all(shared) else " unless their magnitudes differ over %gx" % SPLIT)) if R > 1
                  else "arrow length: one scale per panel (t)",
                  "row": "arrow length: one scale per row over all t",
                  "global": "arrow length: one scale for all panels"}[args.scale]
@@ -247,8 +255,11 @@ def main():
             ax.grid(True, alpha=0.2)
             ttl = "t = %.3g" % ts[c] if r == 0 else ""
             key = "\u2192 0.9 cell = |u| %.3g" % ref[r, c]
-            if args.scale == "column" and r == 0 and R > 1:
-                key = key + " (both rows)"
+            if args.scale == "column" and R > 1:
+                if not shared[c]:
+                    key += " (this panel)"
+                elif r == 0:
+                    key += " (both rows)"
             ax.set_title((ttl + "\n" if ttl else "") + key, fontsize=8.5 if ttl else 7.5,
                          color="0.1", pad=3)
             if r == R - 1:

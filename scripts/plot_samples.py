@@ -25,6 +25,13 @@ MARKER_SIZE = (12000.0, 0.4, 8.0)
 MARKER_ALPHA = (4000.0, 0.12, 0.8)
 
 
+
+def solver_text(meta):
+    """The solver, its steps (an adaptive one: its tolerance instead) and the evaluations per sample."""
+    if meta["solver"] == "dopri5":
+        return "solver=dopri5 (adaptive, rtol %s)  nfe=%s" % (meta["rtol"], meta["nfe"])
+    return "solver=%s  steps=%s  nfe=%s" % (meta["solver"], meta["steps"], meta["nfe"])
+
 def as_points(a, name):
     """Dataset -> (N, D) float64 array."""
     a = np.asarray(a, dtype=np.float64)
@@ -68,8 +75,7 @@ def plot_images(args, x, ref, shape, meta):
     scale, interp = fmplot.pixel_scale(mh, mw, 480)
     pw, ph = int(round(mw * scale)), int(round(mh * scale))
 
-    title = "samples: data=%s  objective=%s  |  solver=%s  steps=%s  nfe=%s" % (
-        meta["data"], meta["objective"], meta["solver"], meta["steps"], meta["nfe"])
+    title = "samples: data=%s  objective=%s  |  %s" % (meta["data"], meta["objective"], solver_text(meta))
     sub = ["%s: %d samples of %s images (first %d shown)"
            % (os.path.basename(args.samples), n_all, fmplot.shape_str(shape), k)]
     if ref is not None:
@@ -140,7 +146,7 @@ def main():
         x = as_points(f["samples"][()], "samples")
         ref = as_points(f["reference"][()], "reference") if "reference" in f else None
         meta = {k: fmplot.attr_str(f, k) for k in
-                ("data", "objective", "solver", "steps", "nfe", "seed", "checkpoint", "t_min", "t_max")}
+                ("data", "objective", "solver", "steps", "nfe", "seed", "checkpoint", "t_min", "t_max", "rtol")}
         shape = fmplot.image_shape(f, args.samples, x.shape[1]) if x.size else None
 
     n_all, D = x.shape
@@ -162,8 +168,7 @@ def main():
 
     plt = fmplot.pyplot()
 
-    title = "samples: data=%s  objective=%s  |  solver=%s  steps=%s  nfe=%s" % (
-        meta["data"], meta["objective"], meta["solver"], meta["steps"], meta["nfe"])
+    title = "samples: data=%s  objective=%s  |  %s" % (meta["data"], meta["objective"], solver_text(meta))
     sub = ["%s: %d samples, D=%d" % (os.path.basename(args.samples), n_all, D)]
     if ref is not None:
         sub.append("%d reference" % ref.shape[0])

@@ -5,7 +5,7 @@ D = 2: a row of panels with the particle cloud at ~6 of the recorded times, plus
        panel with the paths of ~200 particles (segments coloured by t, start and end marked).
 D = 1: x against t for ~300 particles, with a histogram of the final x on the right.
 D > 2: as D = 2, using the first two coordinates (noted on the figure).
-All panels share the same axis limits (robust percentiles over the plotted frames).
+All panels share the same axis limits (the union of each plotted frame's robust percentiles).
 Images (the file has image_shape = [C, H, W], rows in [-1, 1]): a strip with one row per
 sample (the first --paths, default 8) and one column per frame (--frames, default 8, spread
 evenly over /t), each image's evolution from noise (t = 0) to data (t = 1).
@@ -223,9 +223,14 @@ def main():
     else:
         k = frames.shape[0]
         p2 = paths[:, :, :2]
-        pools = [frames[..., 0], p2[..., 0]]
-        xl = fmplot.robust_range(pools + ([ref[:, 0]] if ref is not None else []))
-        yl = fmplot.robust_range([frames[..., 1], p2[..., 1]] + ([ref[:, 1]] if ref is not None else []))
+        # the union of each frame's robust range (pooled, the spread-out noise at t = 0 would be cut
+        # by the data's tighter frames), and the reference's
+        def union_range(d):
+            rs = [fmplot.robust_range([frames[j, :, d]]) for j in range(frames.shape[0])]
+            if ref is not None:
+                rs.append(fmplot.robust_range([ref[:, d]]))
+            return min(r[0] for r in rs), max(r[1] for r in rs)
+        xl, yl = union_range(0), union_range(1)
         w, h = xl[1] - xl[0], yl[1] - yl[0]
         # top: a row of k snapshots; bottom: a larger path panel (+ colour bar), centred
         pw = 2.45                                       # snapshot panel width (in)

@@ -200,6 +200,7 @@ typedef struct {
     FmFileMeta meta;
     const float *ref_data; /* NULL: no reference */
     size_t M;
+    const char *ref_what; /* what the reference is, for the summary line */
 } Describe;
 
 /* Runs the whole sampler on every rank: draws X_0, integrates, gathers on rank 0, measures
@@ -287,7 +288,7 @@ static int run(const SampleConfig *sc, const FmOptTable *tab, Plan *pl, size_t D
                    pl->solver == FM_SOLVER_DOPRI5 ? "" : "", mean_nfe, (long)stats[1], pl->t_min, pl->t_max,
                    ds->source, wall);
             if (!isnan(ed))
-                printf("energy distance %.5f, sliced W2 %.5f (vs %zu held-out items)\n", ed, sw, ds->M);
+                printf("energy distance %.5f, sliced W2 %.5f (vs %zu %s)\n", ed, sw, ds->M, ds->ref_what);
             printf("wrote %s\n", sc->out);
         }
     }
@@ -371,7 +372,7 @@ int fm_sample_main(int argc, char **argv) {
     fm_netfield_init(&nf, &su.net, w, su.objective, &su.sched, (size_t)sc.batch);
     Describe ds = {"sample", sc.solver, path, train_text, {0, 0, 0},
                    {train_text, fm_dist_size(), tc.objective, tc.path, tc.data_file[0] ? tc.data_file : tc.data, tc.model},
-                   ref, M};
+                   ref, M, su.file ? "items of the data file" : "held-out items"};
     if (su.file && su.info.images)
         ds.image_shape[0] = (long)su.info.C, ds.image_shape[1] = (long)su.info.H, ds.image_shape[2] = (long)su.info.W;
     rc = run(&sc, &SAMPLE_TABLE, &pl, D, fm_net_field, &nf, &ds);
@@ -426,7 +427,7 @@ int fm_oracle_main(int argc, char **argv) {
     char text[8192];
     fm_opts_format(&ORACLE_TABLE, &sc, text, sizeof text, 0);
     Describe ds = {"oracle", sc.solver, source, text, {0, 0, 0}, {text, fm_dist_size(), "exact", sc.path,
-                   sc.data_file[0] ? sc.data_file : sc.data, "oracle"}, z, orc.N};
+                   sc.data_file[0] ? sc.data_file : sc.data, "oracle"}, z, orc.N, "data points the field carries samples to"};
     rc = run(&sc, &ORACLE_TABLE, &pl, orc.D, fm_oracle_field, &orc, &ds);
     free(z);
     return rc;
