@@ -97,8 +97,11 @@ static int setup(const FmOptTable *tab, EvalConfig *ec, int argc, char **argv, F
         if (fm_dist_rank() == 0) fm_opts_help(tab, stdout);
         return 1;
     }
-    if (!rc && fm_dist_rank() == 0 && fm_is_checkpoint(ec->out))
-        rc = fm_err_set("--out '%s' is a checkpoint: refusing to overwrite it", ec->out);
+    if (!rc && fm_dist_rank() == 0) { /* the command's file: fmtrain-field, fmtrain-fielderr, fmtrain-nll */
+        char format[64];
+        snprintf(format, sizeof format, "fmtrain-%s", tab->command);
+        rc = fm_out_check(ec->out, format);
+    }
     if (fm_dist_agree(rc)) return -1;
     return fm_model_load(ec->ckpt, ec->weights, "", tc, su, w, path, psize, text);
 }

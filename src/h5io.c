@@ -681,18 +681,36 @@ int fm_ckpt_find(const char *where, char *path, size_t path_size) {
     return 1;
 }
 
-int fm_is_checkpoint(const char *path) {
-    quiet();
+int fm_out_check(const char *path, const char *format) {
+    if (!path[0]) return fm_err_set("--out is empty");
     struct stat st;
-    if (stat(path, &st) || !S_ISREG(st.st_mode)) return 0;
-    long long fsize;
-    hid_t f = open_input(path, "file", &fsize);
-    fm_err_clear();
-    if (f < 0) return 0;
-    char why[160];
-    int yes = ckpt_format(f, why, sizeof why) == 0;
-    H5Fclose(f);
-    return yes;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return fm_err_set("--out '%s' is a directory", path);
+        long long fsize;
+        hid_t f = S_ISREG(st.st_mode) ? (quiet(), open_input(path, "file", &fsize)) : -1;
+        fm_err_clear();
+        if (f >= 0) { /* an HDF5 file: one of fmtrain's of another kind is refused */
+            char *fmt = NULL, w[160], p[64];
+            const int a = attr_string(f, "format", 256, &fmt, w, sizeof w);
+            H5Fclose(f);
+            int rc = 0;
+            if (a == 0 && !strcmp(fmt, "fmtrain-checkpoint") && strcmp(format, fmt))
+                rc = fm_err_set("--out '%s' is a checkpoint: refusing to overwrite it", path);
+            else if (a == 0 && !strncmp(fmt, "fmtrain-", 8) && strcmp(format, fmt))
+                rc = fm_err_set("--out '%s' is an fmtrain file of another kind (format '%s'): refusing to overwrite it",
+                                path, printable(fmt, p, sizeof p));
+            free(fmt);
+            if (rc) return rc;
+        }
+    }
+    char dir[4096]; /* the file's directory must exist and be writable, before any work */
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    if (access(dir, W_OK | X_OK))
+        return fm_err_set("cannot write --out '%s': directory '%s' %s", path, dir,
+                          errno == ENOENT ? "does not exist" : strerror(errno));
+    return 0;
 }
 
 int fm_ckpt_prune(const char *dir, long keep) {

@@ -48,8 +48,7 @@ int fm_probe_main(int argc, char **argv) {
         if (fm_dist_rank() == 0) fm_opts_help(&PROBE_TABLE, stdout);
         return FM_EXIT_OK;
     }
-    if (!rc && fm_dist_rank() == 0 && fm_is_checkpoint(pc.out))
-        rc = fm_err_set("--out '%s' is a checkpoint: refusing to overwrite it", pc.out);
+    if (!rc && fm_dist_rank() == 0) rc = fm_out_check(pc.out, "fmtrain-probe");
     if (fm_dist_agree(rc)) return FM_EXIT_USAGE;
     FmTrainConfig tc;
     FmSetup *su = fm_calloc(1, sizeof *su);

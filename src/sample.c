@@ -306,8 +306,7 @@ static int parse(const FmOptTable *tab, SampleConfig *sc, Plan *pl, int argc, ch
         return 1;
     }
     if (!rc) rc = parse_plan(pl, sc);
-    if (!rc && fm_dist_rank() == 0 && fm_is_checkpoint(sc->out))
-        rc = fm_err_set("--out '%s' is a checkpoint: refusing to overwrite it", sc->out);
+    if (!rc && fm_dist_rank() == 0) rc = fm_out_check(sc->out, "fmtrain-samples");
     return fm_dist_agree(rc);
 }
 

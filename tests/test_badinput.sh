@@ -207,6 +207,20 @@ after=$(fingerprint run)
 cp -r run victim
 victim_before=$(fingerprint victim)
 expect_error sample_out_is_ckpt    ckpt-00000005.h5 2 sample --ckpt victim --n 10 --reference 0 --out victim/ckpt-00000005.h5
+# nor over the run's training log, a data set file or another command's output, and every output
+# command checks its --out before the work
+"$PYTHON" -c 'import h5py, numpy as np; f = h5py.File("set.h5", "w"); f["data"] = np.zeros((4, 2), "f4"); f.attrs["format"] = "fmtrain-dataset"'
+set_before=$(md5sum set.h5)
+expect_error sample_out_is_log     fmtrain-log      2 sample --ckpt victim --n 10 --reference 0 --out victim/log.h5
+expect_error nll_out_is_log        fmtrain-log      2 nll --ckpt victim --n 10 --out victim/log.h5
+expect_error probe_out_is_log      fmtrain-log      1 probe --ckpt victim --out victim/log.h5
+expect_error sample_out_is_dataset fmtrain-dataset  2 sample --ckpt victim --n 10 --reference 0 --out set.h5
+expect_error sample_out_is_dir     directory        2 sample --ckpt victim --n 10 --reference 0 --out victim
+expect_error fielderr_out_no_dir   no-such-dir      2 fielderr --ckpt victim --n 10 --out no-such-dir/e.h5
+$MPIRUN -np 2 "$FMTRAIN" sample --ckpt victim --n 10 --reference 0 --out samples-kind.h5 >/dev/null 2>&1
+expect_error nll_out_is_samples    fmtrain-samples  2 nll --ckpt victim --n 10 --out samples-kind.h5
+[ "$set_before" = "$(md5sum set.h5)" ] && record dataset_untouched "" ||
+    record dataset_untouched "sample --out replaced a data set file"
 victim_after=$(fingerprint victim)
 if [ "$victim_before" = "$victim_after" ]; then
     record sample_out_is_ckpt_untouched ""

@@ -41,8 +41,11 @@ int fm_ckpt_write(const char *dir, long step, const FmFileMeta *meta, const FmPa
  * or `where` itself if it is a file. 0, 1 if a directory holds none, -1 on error. */
 int fm_ckpt_find(const char *where, char *path, size_t path_size);
 
-/* 1 if `path` is an existing fmtrain checkpoint (used to refuse overwriting one), else 0. */
-int fm_is_checkpoint(const char *path);
+/* Whether an output file of this format ("fmtrain-samples", ...) may be written at path, checked
+ * before the work: 0, or -1 (fm_err_set) if the path is empty or a directory, is one of
+ * fmtrain's files of another kind (a checkpoint, a training log, a data set: never overwritten),
+ * or lies in a directory that does not exist or is not writable. */
+int fm_out_check(const char *path, const char *format);
 
 /* Retention: deletes the oldest ckpt-*.h5 of a run directory until `keep` remain (keep <= 0:
  * keep all). The newest is never deleted. 0 or -1 (fm_err_set). */

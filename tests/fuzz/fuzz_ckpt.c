@@ -1,5 +1,5 @@
 /* fuzz_ckpt.c - the checkpoint reader under libFuzzer, as `sample` and `--resume` use it: the
- * input is an HDF5 file; fm_is_checkpoint, then fm_ckpt_read_meta (step, parameter count,
+ * input is an HDF5 file; fm_out_check (as before writing an output), then fm_ckpt_read_meta (step, parameter count,
  * stored configuration), the configuration parsed back, the MLP's table built from it, and
  * when the counts agree fm_ckpt_read of all four buffers. Never a crash or a fatal check. */
 #include <stdint.h>
@@ -17,7 +17,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_write_file(data, size, "ckpt");
     if (!path) return 0;
-    fm_is_checkpoint(path);
+    fm_out_check(path, "fmtrain-samples");
     long step = 0;
     size_t count = 0;
     char *stored = NULL;
