@@ -22,6 +22,17 @@ static void usage(FILE *f) {
                "       fmtrain --version\n", FM_VERSION);
 }
 
+/* FNV-1a over the arguments after the program's name, each with its terminating NUL. */
+static uint64_t args_hash(int argc, char **argv) {
+    uint64_t h = 14695981039346656037u;
+    for (int i = 1; i < argc; i++)
+        for (const char *p = argv[i];; p++) {
+            h = (h ^ (unsigned char)*p) * 1099511628211u;
+            if (!*p) break;
+        }
+    return h;
+}
+
 int main(int argc, char **argv) {
     fm_blas_fix_core(argv); /* may execute fmtrain again, with OPENBLAS_CORETYPE set */
     fm_dist_init(&argc, &argv);
@@ -36,7 +47,14 @@ int main(int argc, char **argv) {
     const int ncmd = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
     int c = 0;
     while (argc >= 2 && c < ncmd && strcmp(argv[1], COMMANDS[c].name)) c++;
-    if (argc >= 2 && c < ncmd) {
+    if (!fm_dist_same_u64(args_hash(argc, argv))) {
+        /* each command's collectives assume that every rank runs it with the same options: ranks
+         * started otherwise (mpirun's "A : B") would wait for each other forever */
+        if (fm_dist_rank() == 0)
+            fprintf(stderr, "fmtrain: error: the ranks were started with different arguments: every rank must run "
+                            "the same command with the same options\n");
+        rc = FM_EXIT_USAGE;
+    } else if (argc >= 2 && c < ncmd) {
         rc = COMMANDS[c].run(argc - 2, argv + 2);
     } else if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
         if (fm_dist_rank() == 0) usage(stdout);

@@ -219,6 +219,13 @@ expect_error sample_out_is_dir     directory        2 sample --ckpt victim --n 1
 expect_error fielderr_out_no_dir   no-such-dir      2 fielderr --ckpt victim --n 10 --out no-such-dir/e.h5
 $MPIRUN -np 2 "$FMTRAIN" sample --ckpt victim --n 10 --reference 0 --out samples-kind.h5 >/dev/null 2>&1
 expect_error nll_out_is_samples    fmtrain-samples  2 nll --ckpt victim --n 10 --out samples-kind.h5
+# ranks started with different arguments (mpirun's "A : B") must stop at once, not wait forever
+$MPIRUN --timeout "$CASE_TIMEOUT" -np 1 "$FMTRAIN" train "${TINY[@]}" --out mpmd : -np 1 "$FMTRAIN" train "${TINY[@]}" \
+    --steps 7 --out mpmd >mpmd.out 2>&1 </dev/null
+rc=$?
+nerr=$(grep -c 'fmtrain: error:.*different arguments' mpmd.out)
+[ "$rc" -eq 2 ] && [ "$nerr" -eq 1 ] && [ ! -e mpmd ] && record ranks_different_args "" ||
+    record ranks_different_args "exit $rc, $nerr error lines naming the different arguments (want 2, 1)" mpmd.out
 [ "$set_before" = "$(md5sum set.h5)" ] && record dataset_untouched "" ||
     record dataset_untouched "sample --out replaced a data set file"
 victim_after=$(fingerprint victim)
