@@ -7,10 +7,11 @@
  * gradient of  L = 1/(B D) sum_i ||pred_i - target_i||^2  (SPEC.md); one allreduce sums
  * it; every rank clips, applies the same AdamW update and EMA.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "fm/train.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -378,8 +379,14 @@ int fm_train_main(int argc, char **argv) {
         if (rank == 0) fm_opts_help(&fm_train_opts, stdout);
         return FM_EXIT_OK;
     }
-    /* a data set file replaces the toy set: say so in the printed and stored configuration */
-    if (!rc && cfg.data_file[0]) snprintf(cfg.data, sizeof cfg.data, "file");
+    /* a data set file replaces the toy set: say so in the printed and stored configuration, and
+     * store its absolute path, so that sample, nll and the others find it from any directory */
+    if (!rc && cfg.data_file[0]) {
+        snprintf(cfg.data, sizeof cfg.data, "file");
+        char abs[PATH_MAX];
+        if (cfg.data_file[0] != '/' && realpath(cfg.data_file, abs) && strlen(abs) < sizeof cfg.data_file)
+            snprintf(cfg.data_file, sizeof cfg.data_file, "%s", abs);
+    }
     if (!rc) rc = check_config(&tr, P);
     if (fm_dist_agree(rc)) return FM_EXIT_USAGE;
 

@@ -43,6 +43,9 @@ $MPIRUN -np 2 "$FMTRAIN" $rc --steps 20 --out split >/dev/null
 $MPIRUN -np 2 "$FMTRAIN" $rc --steps 40 --out split --resume >/dev/null
 $MPIRUN -np 2 "$FMTRAIN" --data-file pts.h5 --width 64 --depth 2 --steps 1500 --log-every 500 --out pts >/dev/null
 $MPIRUN -np 2 "$FMTRAIN" sample --ckpt pts --n 1000 --reference 150 --out pts-s.h5 >/dev/null
+# the run was started with a relative --data-file: sampling from another directory still finds it
+mkdir -p elsewhere
+(cd elsewhere && $MPIRUN -np 2 "$FMTRAIN" sample --ckpt ../pts --n 10 --reference 5 --out s.h5 >/dev/null)
 "$PYTHON" - <<'PY'
 import h5py, numpy as np, sys
 ok = True
@@ -76,6 +79,7 @@ s = h5py.File("pts-s.h5", "r")
 x = s["samples"][()]
 near = np.minimum(np.abs(x + 2).max(1), np.abs(x - 2).max(1))
 check(s["reference"].shape == (150, 2), "reference items taken from the data file")
+check(h5py.File("elsewhere/s.h5", "r")["reference"].shape == (5, 2), "sampled from another directory")
 check(np.mean(near < 0.5) > 0.9, f"float data: {100 * np.mean(near < 0.5):.1f}% of samples within 0.5 of the two clusters")
 sys.exit(0 if ok else 1)
 PY
