@@ -11,6 +11,7 @@
 #include "fm/train.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <omp.h>
@@ -112,6 +113,24 @@ static int make_dirs(const char *path) {
     if (stat(path, &st) || !S_ISDIR(st.st_mode)) return fm_err_set("output path '%s' is not a directory", path);
     if (access(path, W_OK)) return fm_err_set("output directory '%s' is not writable", path);
     return 0;
+}
+
+/* One training at a time in a run directory: rank 0 holds a write lock on DIR/.lock (fcntl, so
+ * that it also holds on network file systems that support it) until the process ends, whatever
+ * way it ends. Where the file system has no locks, runs go unguarded. 0, or -1 (fm_err_set). */
+static int lock_run(const char *dir) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    const int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return fm_err_set("cannot create '%s': %s", path, strerror(errno));
+    struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(fd, F_SETLK, &l) == 0) return 0; /* kept open: closing it would release the lock */
+    const int e = errno;
+    close(fd);
+    if (e == EACCES || e == EAGAIN)
+        return fm_err_set("'%s' is in use by another training (it holds %s): wait for it to end, or choose another "
+                          "--out", dir, path);
+    return 0; /* ENOLCK, EOPNOTSUPP, ...: no locks here */
 }
 
 /* Everything the loop touches, allocated once before it. */
@@ -393,7 +412,11 @@ int fm_train_main(int argc, char **argv) {
     /* the output directory: created, writable, and never silently overwritten */
     rc = 0;
     if (rank == 0) {
-        rc = make_dirs(cfg.out);
+        struct stat st;
+        if (cfg.resume && !cfg.auto_resume && stat(cfg.out, &st))
+            rc = fm_err_set("--resume: '%s' does not exist", cfg.out);
+        if (!rc) rc = make_dirs(cfg.out);
+        if (!rc) rc = lock_run(cfg.out);
         char found[4096];
         int have = rc ? 0 : fm_ckpt_find(cfg.out, found, sizeof found);
         if (!rc && have == 0 && cfg.auto_resume) cfg.resume = 1;

@@ -96,6 +96,7 @@ expect_error config_missing        nope.ini       2 train --config nope.ini
 expect_error config_no_name        config         2 train --config
 
 # ---------------------------------------------------------------- resume and existing runs
+mkdir -p empty
 expect_error resume_no_checkpoint  "no checkpoint" 2 train "${TINY[@]}" --resume --out empty
 expect_error resume_other_width    width        2 train "${TINY[@]}" --width 32 --steps 10 --resume --out run
 expect_error resume_other_data     spirals      2 train "${TINY[@]}" --data spirals --steps 10 --resume --out run
@@ -219,6 +220,17 @@ expect_error sample_out_is_dir     directory        2 sample --ckpt victim --n 1
 expect_error fielderr_out_no_dir   no-such-dir      2 fielderr --ckpt victim --n 10 --out no-such-dir/e.h5
 $MPIRUN -np 2 "$FMTRAIN" sample --ckpt victim --n 10 --reference 0 --out samples-kind.h5 >/dev/null 2>&1
 expect_error nll_out_is_samples    fmtrain-samples  2 nll --ckpt victim --n 10 --out samples-kind.h5
+# a second training into the directory of one that runs is refused at once (the run's lock)
+$MPIRUN -np 1 "$FMTRAIN" train "${TINY[@]}" --steps 100000000 --ckpt-every 100000000 --out busy >busy.out 2>&1 &
+busy=$!
+for _ in $(seq 100); do [ -f busy/log.h5 ] && break; sleep 0.1; done
+expect_error out_in_use            "in use"         1 train "${TINY[@]}" --out busy
+expect_error out_in_use_resume     "in use"         1 train "${TINY[@]}" --out busy --auto-resume
+kill -TERM "$busy" 2>/dev/null; wait "$busy" 2>/dev/null
+expect_error resume_missing_dir    "does not exist" 2 train "${TINY[@]}" --out never-made --resume
+[ ! -e never-made ] && record resume_missing_dir_not_made "" ||
+    record resume_missing_dir_not_made "a failed --resume created its --out"
+
 # ranks started with different arguments (mpirun's "A : B") must stop at once, not wait forever
 $MPIRUN --timeout "$CASE_TIMEOUT" -np 1 "$FMTRAIN" train "${TINY[@]}" --out mpmd : -np 1 "$FMTRAIN" train "${TINY[@]}" \
     --steps 7 --out mpmd >mpmd.out 2>&1 </dev/null
