@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fm/commands.h"
 #include "fm/common.h"
 
 static const FmOption *find(const FmOptTable *tab, const char *name) {
@@ -76,26 +77,72 @@ int fm_opts_set(const FmOptTable *tab, void *cfg, const char *name, const char *
     return 0;
 }
 
+/* The commands whose sections a config file may hold: one file can serve several commands
+ * (e.g. [train] and [sample]), and each command skips the others' sections. */
+#define COMMAND_NAME(name, run) name,
+static const char *const COMMAND_NAMES[] = {FM_COMMANDS(COMMAND_NAME)};
+#undef COMMAND_NAME
+#define NCOMMANDS (sizeof COMMAND_NAMES / sizeof COMMAND_NAMES[0])
+
 typedef struct {
     const FmOptTable *tab;
     void *cfg;
     const char *source;
+    const char *next; /* the text not yet handed to inih */
+    int line;         /* the line inih is parsing (1-based) */
+    int section_line; /* the line of the latest [section] header */
     int failed;
 } IniCtx;
+
+/* inih's line reader (fgets-like) over the file's text. Leading blanks are dropped: inih would
+ * take an indented line for the continuation of the previous key's value (multi-line values),
+ * where an indented 'steps = 5' means an ordinary key. Counting lines here gives the handler
+ * the line it is called for. */
+static char *ini_read_line(char *buf, int size, void *user) {
+    IniCtx *c = user;
+    if (!*c->next) return NULL;
+    const char *p = c->next, *nl = strchr(p, '\n');
+    size_t n = nl ? (size_t)(nl - p) + 1 : strlen(p);
+    c->next = p + n;
+    c->line++;
+    while (n && (*p == ' ' || *p == '\t')) p++, n--;
+    if (n > (size_t)size - 1) n = (size_t)size - 1; /* not reached: fm_opts_load_file refuses long lines */
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    if (buf[0] == '[' && strchr(buf, ']')) c->section_line = c->line;
+    return buf;
+}
+
+static int is_command(const char *name) {
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(name, COMMAND_NAMES[i])) return 1;
+    return 0;
+}
 
 static int on_ini_line(void *user, const char *section, const char *name, const char *value) {
     IniCtx *c = user;
     if (c->failed) return 1;
-    if (section[0] && strcmp(section, c->tab->command) && strcmp(section, "fmtrain")) return 1; /* other commands' sections */
+    if (section[0] && strcmp(section, c->tab->command) && strcmp(section, "fmtrain")) {
+        if (is_command(section)) return 1; /* another command's section */
+        /* a misspelt [trian] or [Train] must not drop its keys silently */
+        char known[512];
+        int used = snprintf(known, sizeof known, "[%s], [fmtrain]", c->tab->command);
+        for (size_t i = 0; i < NCOMMANDS && used > 0 && (size_t)used < sizeof known; i++)
+            if (strcmp(COMMAND_NAMES[i], c->tab->command))
+                used += snprintf(known + used, sizeof known - (size_t)used, ", [%s]", COMMAND_NAMES[i]);
+        fm_err_set("%s:%d: unknown section [%s] (known: %s)", c->source, c->section_line, section, known);
+        c->failed = 1;
+        return 1;
+    }
     if (strcmp(name, "config") == 0) {
-        fm_err_set("%s: 'config' cannot be set inside a config file", c->source);
+        fm_err_set("%s:%d: 'config' cannot be set inside a config file", c->source, c->line);
         c->failed = 1;
         return 1;
     }
     if (fm_opts_set(c->tab, c->cfg, name, value)) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", fm_err_msg());
-        fm_err_set("%s: %s", c->source, msg);
+        fm_err_set("%s:%d: %s", c->source, c->line, msg);
         c->failed = 1;
     }
     return 1;
@@ -104,23 +151,64 @@ static int on_ini_line(void *user, const char *section, const char *name, const 
 /* Debian's libinih reads lines of at most INI_LINE_MAX - 1 characters and silently splits
  * longer ones; refuse them with a clear message instead. */
 #define INI_LINE_MAX 200
+/* A config file is a few dozen lines; a bigger one is something else (e.g. --config /dev/zero). */
+#define INI_FILE_MAX (1 << 20)
+
+/* The whole file as a string (malloc'ed), or NULL with fm_err_set: a directory, a read error
+ * anywhere in the file and an oversized file are errors, never an empty configuration. */
+static char *read_text(const char *path, size_t *len) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fm_err_set("cannot open config file '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    char *text = fm_calloc(INI_FILE_MAX + 1, 1);
+    size_t n = fread(text, 1, INI_FILE_MAX + 1, f);
+    int err = ferror(f) ? errno : 0;
+    fclose(f);
+    if (err || n > INI_FILE_MAX) {
+        if (err == EISDIR)
+            fm_err_set("config file '%s' is a directory", path);
+        else if (err)
+            fm_err_set("cannot read config file '%s': %s", path, strerror(err));
+        else
+            fm_err_set("config file '%s' is larger than %d bytes", path, INI_FILE_MAX);
+        free(text);
+        return NULL;
+    }
+    text[n] = '\0';
+    *len = n;
+    return text;
+}
 
 int fm_opts_load_file(const FmOptTable *tab, void *cfg, const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f) return fm_err_set("cannot open config file '%s': %s", path, strerror(errno));
-    int c, line = 1;
-    size_t len = 0;
-    while ((c = fgetc(f)) != EOF) {
-        if (c == '\n') line++, len = 0;
-        else if (++len >= INI_LINE_MAX) {
-            fclose(f);
-            return fm_err_set("%s:%d: line longer than %d characters", path, line, INI_LINE_MAX - 1);
+    size_t len;
+    char *text = read_text(path, &len);
+    if (!text) return -1;
+    const char *body = text;
+    if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) body += 3, len -= 3; /* a UTF-8 byte order mark */
+    /* every line must fit inih's buffer (its leading blanks are not passed on), and a NUL byte
+     * would end the text early, silently dropping the lines after it */
+    int line = 1, leading = 1;
+    size_t width = 0;
+    for (size_t i = 0; i < len; i++) {
+        const char ch = body[i];
+        if (ch == '\n') {
+            line++, width = 0, leading = 1;
+        } else if (ch == '\0') {
+            free(text);
+            return fm_err_set("%s:%d: a NUL byte (not a text file?)", path, line);
+        } else if (!leading || (ch != ' ' && ch != '\t')) {
+            leading = 0;
+            if (++width >= INI_LINE_MAX) {
+                free(text);
+                return fm_err_set("%s:%d: line longer than %d characters", path, line, INI_LINE_MAX - 1);
+            }
         }
     }
-    rewind(f);
-    IniCtx ctx = {tab, cfg, path, 0};
-    int rc = ini_parse_file(f, on_ini_line, &ctx);
-    fclose(f);
+    IniCtx ctx = {tab, cfg, path, body, 0, 0, 0};
+    int rc = ini_parse_stream(ini_read_line, &ctx, on_ini_line, &ctx);
+    free(text);
     if (rc == -2) return fm_err_set("out of memory reading config file '%s'", path);
     if (ctx.failed) return -1;
     if (rc > 0) return fm_err_set("%s:%d: malformed line (expected 'key = value' or '[section]')", path, rc);
@@ -264,8 +352,9 @@ size_t fm_opts_diff(const FmOptTable *tab, const void *from, const void *to, cha
 
 void fm_opts_help(const FmOptTable *tab, FILE *f) {
     fprintf(f, "usage: fmtrain %s [--config FILE] [--option value ...]\n\n%s\n\n", tab->command, tab->summary);
-    fprintf(f, "  --config FILE          INI file of 'option = value' lines (top level or [%s] section);\n"
-               "                         command-line flags override it\n", tab->command);
+    fprintf(f, "  --config FILE          INI file of 'option = value' lines (top level, [%s] or [fmtrain];\n"
+               "                         other commands' sections are skipped); command-line flags override it\n",
+            tab->command);
     for (size_t i = 0; i < tab->count; i++) {
         const FmOption *o = &tab->opts[i];
         char flag[64];

@@ -41,9 +41,11 @@ int main(int argc, char **argv) {
     static const struct {
         const char *name;
         int (*run)(int, char **);
-    } COMMANDS[] = {{"train", fm_train_main},   {"sample", fm_sample_main},     {"oracle", fm_oracle_main},
-                    {"field", fm_field_main},   {"fielderr", fm_fielderr_main}, {"nll", fm_nll_main},
-                    {"bench", fm_bench_main},   {"probe", fm_probe_main}};
+    } COMMANDS[] = {
+#define COMMAND_ENTRY(name, run) {name, run},
+        FM_COMMANDS(COMMAND_ENTRY)
+#undef COMMAND_ENTRY
+    };
     const int ncmd = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
     int c = 0;
     while (argc >= 2 && c < ncmd && strcmp(argv[1], COMMANDS[c].name)) c++;

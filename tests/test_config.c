@@ -4,7 +4,8 @@
  * exercises defaults, fm_opts_set on good and bad values (every rejection must return -1,
  * leave the field unchanged and name the option and the value in fm_err_msg()), the
  * precedence defaults < --config FILE < flags, the flag forms, INI files (top level,
- * [command] and [fmtrain] sections apply, other sections are ignored), the format -> load
+ * [command] and [fmtrain] sections apply, other commands' sections are skipped, any other
+ * section is an error; indented keys, BOM and CRLF; directories and NUL bytes), the format -> load
  * round trip and the model_only filter. Then the real `fmtrain train` table: its defaults,
  * its help text and its round trip through the text stored in every checkpoint.
  */
@@ -144,10 +145,11 @@ static void test_parse(void) {
     T_CHECK(c.count == 5 && c.ratio == 0.5 && !strcmp(c.name, "abc") && c.flag == 0, "empty argv gives the defaults");
 
     /* precedence: defaults < config file < flags, whatever the order on the command line.
-     * The file sets count at top level, ratio in [test], flag in [fmtrain]; [other] is ignored. */
+     * The file sets count at top level, ratio in [test], flag in [fmtrain]; [sample] (another
+     * command's section) is skipped. */
     const char *ini = write_file("prec.ini", "; a comment\n# another\ncount = 7\nname = fromfil\n"
                                              "[test]\nratio = 0.25\n[fmtrain]\nflag = yes\n"
-                                             "[other]\ncount = 99\nnot_an_option = 3\n");
+                                             "[sample]\ncount = 99\nnot_an_option = 3\n");
     {
         const char *argv[] = {"--count", "9", "--config", ini};
         T_CHECK(parse(&c, &help, 4, argv) == 0, "precedence parse failed: %s", fm_err_msg());
@@ -165,13 +167,13 @@ static void test_parse(void) {
         T_CHECK(rc == -1 && contains(fm_err_msg(), "toolong.ini") && contains(fm_err_msg(), "name"),
                 "a bad value in a config file: rc %d, message '%s'", rc, fm_err_msg());
     }
-    ini = write_file("prec2.ini", "count = 7\n[test]\nratio = 0.25\nname = file\n[other]\ncount = 99\n");
+    ini = write_file("prec2.ini", "count = 7\n[test]\nratio = 0.25\nname = file\n[train]\ncount = 99\n");
     {
         char arg[1200];
         snprintf(arg, sizeof arg, "--config=%s", ini);
         const char *argv2[] = {"--ratio=-0.75", arg, "--flag"};
         T_CHECK(parse(&c, &help, 3, argv2) == 0, "--key=value parse failed: %s", fm_err_msg());
-        T_CHECK(c.count == 7, "--config=FILE applies (count %ld; [other] must be ignored)", c.count);
+        T_CHECK(c.count == 7, "--config=FILE applies (count %ld; [train] must be skipped)", c.count);
         T_CHECK(c.ratio == -0.75, "--ratio=-0.75 overrides the file: %g", c.ratio);
         T_CHECK(!strcmp(c.name, "file"), "name from the file: '%s'", c.name);
         T_CHECK(c.flag == 1, "bare boolean flag at the end: %d", c.flag);
@@ -307,6 +309,99 @@ static void test_load_file(void) {
     rc = fm_opts_load_file(&TAB, &c, longf);
     T_CHECK(rc == -1 || !strcmp(c.path, want),
             "a 407-character line: rc %d but path has %zu of 400 characters (silently truncated)", rc, strlen(c.path));
+}
+
+/* Loads a file into fresh defaults; returns fm_opts_load_file's result. */
+static int load(Cfg *c, const char *path) {
+    fm_opts_defaults(&TAB, c);
+    fm_err_clear();
+    return fm_opts_load_file(&TAB, c, path);
+}
+
+/* What a config file can be besides 'key = value' lines. */
+static void test_load_file_layout(void) {
+    Cfg c;
+    /* a directory opens on Linux but cannot be read: an error, not an empty configuration */
+    int rc = load(&c, g_dir);
+    T_CHECK(rc == -1 && contains(fm_err_msg(), g_dir) && contains(fm_err_msg(), "directory"),
+            "a directory as the config file: rc %d, '%s'", rc, fm_err_msg());
+    {
+        Cfg d;
+        int help = 0;
+        const char *argv[] = {"--config", g_dir};
+        rc = parse(&d, &help, 2, argv);
+        T_CHECK(rc == -1 && contains(fm_err_msg(), "directory"), "--config DIR: rc %d, '%s'", rc, fm_err_msg());
+    }
+
+    /* leading blanks are ignored: an indented key is a key, not the continuation of the previous
+     * value (inih's multi-line values would make path "c-cont\ncount = 9") */
+    rc = load(&c, write_file("indent.ini", "[test]\npath = c-cont\n    count = 9\n\tratio = 0.25\nname = n\n"));
+    T_CHECK(rc == 0, "indented keys: %s", fm_err_msg());
+    T_CHECK(!strcmp(c.path, "c-cont") && c.count == 9 && c.ratio == 0.25 && !strcmp(c.name, "n"),
+            "indented keys: path '%s' count %ld ratio %g name '%s'", c.path, c.count, c.ratio, c.name);
+    rc = load(&c, write_file("indentbad.ini", "[test]\npath = p\n  count = 12x\n"));
+    T_CHECK(rc == -1 && contains(fm_err_msg(), "indentbad.ini:3:") && contains(fm_err_msg(), "12x"),
+            "a bad value on an indented line 3: rc %d, '%s'", rc, fm_err_msg());
+    rc = load(&c, write_file("indentmal.ini", "count = 3\n   no equals sign\n"));
+    T_CHECK(rc == -1 && contains(fm_err_msg(), "indentmal.ini:2:"), "an indented malformed line 2: rc %d, '%s'", rc,
+            fm_err_msg());
+
+    /* a UTF-8 byte order mark and CRLF line ends (a file saved on Windows); line numbers still count */
+    rc = load(&c, write_file("bomcrlf.ini", "\xEF\xBB\xBF[test]\r\ncount = 11\r\n  ratio = 0.75\r\npath = a b\r\n"));
+    T_CHECK(rc == 0 && c.count == 11 && c.ratio == 0.75 && !strcmp(c.path, "a b"),
+            "BOM + CRLF: rc %d (%s), count %ld ratio %g path '%s'", rc, fm_err_msg(), c.count, c.ratio, c.path);
+    rc = load(&c, write_file("bomkey.ini", "\xEF\xBB\xBF" "count = 12\r\n"));
+    T_CHECK(rc == 0 && c.count == 12, "BOM before a top-level key: rc %d (%s), count %ld", rc, fm_err_msg(), c.count);
+    rc = load(&c, write_file("crlfbad.ini", "\xEF\xBB\xBF[test]\r\ncount = 1\r\nflag = maybe\r\n"));
+    T_CHECK(rc == -1 && contains(fm_err_msg(), "crlfbad.ini:3:") && contains(fm_err_msg(), "maybe"),
+            "BOM + CRLF, a bad value on line 3: rc %d, '%s'", rc, fm_err_msg());
+
+    /* a NUL byte must not end the file early (the lines after it would be dropped) */
+    {
+        static const char text[] = "count = 3\njunk\0more\ncount = 4\n";
+        char path[1100];
+        snprintf(path, sizeof path, "%s/nul.ini", g_dir);
+        FILE *f = fopen(path, "wb");
+        FM_CHECK(f && fwrite(text, 1, sizeof text - 1, f) == sizeof text - 1 && !fclose(f), "test setup: %s", path);
+        rc = load(&c, path);
+        T_CHECK(rc == -1 && contains(fm_err_msg(), "nul.ini:2:") && contains(fm_err_msg(), "NUL"),
+                "a NUL byte on line 2: rc %d, '%s'", rc, fm_err_msg());
+    }
+
+    /* sections: the table's own command and [fmtrain] apply, another fmtrain command's is
+     * skipped (one file may hold [train] and [sample]), anything else is an error naming the
+     * section, its line and the known ones: a misspelt [tset] or a [Test] must not drop its keys */
+    rc = load(&c, write_file("sections.ini", "count = 3\n[train]\ncount = 99\nwidht = 1\n[sample]\nflag = maybe\n"
+                                             "[fmtrain]\nratio = 0.5\n[test]\nname = t\n[probe]\n"));
+    T_CHECK(rc == 0 && c.count == 3 && !strcmp(c.name, "t"), "other commands' sections: rc %d (%s), count %ld", rc,
+            fm_err_msg(), c.count);
+    static const char *const BAD[] = {"tset", "Test", "fmtrain2", "other", " test"};
+    for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
+        char text[200], want[80];
+        snprintf(text, sizeof text, "count = 3\n\n[%s]\ncount = 7\n", BAD[i]);
+        snprintf(want, sizeof want, "[%s]", BAD[i]);
+        rc = load(&c, write_file("badsection.ini", text));
+        const char *msg = fm_err_msg();
+        T_CHECK(rc == -1 && contains(msg, "badsection.ini:3:") && contains(msg, want) && contains(msg, "[test]") &&
+                    contains(msg, "[fmtrain]") && contains(msg, "[train]") && contains(msg, "[sample]"),
+                "section [%s] on line 3: rc %d, '%s'", BAD[i], rc, msg);
+        T_CHECK(c.count == 3, "section [%s]: its keys must not apply (count %ld)", BAD[i], c.count);
+    }
+    /* the real train table: [sample] skipped, [trian] refused */
+    {
+        FmTrainConfig t;
+        fm_opts_defaults(&fm_train_opts, &t);
+        fm_err_clear();
+        const char *both = write_file("train.ini", "[sample]\nsteps = 50\n[train]\nsteps = 5\n[fmtrain]\nseed = 3\n");
+        rc = fm_opts_load_file(&fm_train_opts, &t, both);
+        T_CHECK(rc == 0 && t.steps == 5 && t.seed == 3, "train table: rc %d (%s), steps %ld seed %ld", rc,
+                fm_err_msg(), t.steps, t.seed);
+        fm_err_clear();
+        rc = fm_opts_load_file(&fm_train_opts, &t, write_file("trian.ini", "[trian]\nsteps = banana\n"));
+        T_CHECK(rc == -1 && contains(fm_err_msg(), "trian.ini:1:") && contains(fm_err_msg(), "[trian]") &&
+                    contains(fm_err_msg(), "[train]"),
+                "train table, [trian]: rc %d, '%s'", rc, fm_err_msg());
+    }
 }
 
 /* ---------------------------------------------------------------- format and round trip */
@@ -497,6 +592,7 @@ int main(void) {
     test_set_bad();
     test_parse();
     test_load_file();
+    test_load_file_layout();
     test_format_roundtrip();
     test_train_table();
     char cmd[1200];

@@ -7,6 +7,13 @@
 
 #include "fm/train.h"
 
+/* Every command as X(name, entry point): main.c's dispatch table and the config-file sections
+ * that belong to other commands (config.c) both come from this one list. */
+#define FM_COMMANDS(X)                                                                                 \
+    X("train", fm_train_main) X("sample", fm_sample_main) X("oracle", fm_oracle_main)                \
+    X("field", fm_field_main) X("fielderr", fm_fielderr_main) X("nll", fm_nll_main)                  \
+    X("bench", fm_bench_main) X("probe", fm_probe_main)
+
 int fm_train_main(int argc, char **argv);
 int fm_sample_main(int argc, char **argv);
 int fm_oracle_main(int argc, char **argv);

@@ -34,7 +34,9 @@ typedef struct {
 void fm_opts_defaults(const FmOptTable *tab, void *cfg);
 /* Sets one option from text: 0, or -1 with fm_err_set naming the option and value. */
 int fm_opts_set(const FmOptTable *tab, void *cfg, const char *name, const char *value);
-/* Applies an INI file (keys at top level or in a section named like the command). */
+/* Applies an INI file: keys at the top level, in a section named like the command or in
+ * [fmtrain]; other commands' sections are skipped, any other section is an error. Leading
+ * blanks are ignored (no multi-line values). A directory or a read error is an error. */
 int fm_opts_load_file(const FmOptTable *tab, void *cfg, const char *path);
 /* Applies INI text (e.g. a configuration stored in a checkpoint). */
 int fm_opts_load_string(const FmOptTable *tab, void *cfg, const char *text);
