@@ -275,6 +275,8 @@ static double loss_and_grad(Trainer *tr, long step, long next) {
     return tr->grads[P];
 }
 
+static double train_bytes(const Trainer *tr);
+
 static int check_config(Trainer *tr, int P) {
     const FmTrainConfig *c = tr->cfg;
     if (fm_setup_resolve(&tr->su, c)) return -1;
@@ -289,6 +291,12 @@ static int check_config(Trainer *tr, int P) {
     tr->D = tr->su.net.D;
     tr->nmicro = B / m / (size_t)P;
     tr->first_micro = (size_t)fm_dist_rank() * tr->nmicro;
+    /* the model and its micro-batch must fit in the node's memory: said here, not by a failed
+     * allocation on every rank */
+    const double need = train_bytes(tr), have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (have > 0 && need > have)
+        return fm_err_set("the model and its micro-batch of %zu need %.1f GB per rank, more than this node's %.1f GB of "
+                          "memory: lower --micro-batch (or --batch) or the model's size", m, need / 1e9, have / 1e9);
     return 0;
 }
 
