@@ -408,6 +408,8 @@ int fm_train_main(int argc, char **argv) {
     }
     /* a data set file replaces the toy set: say so in the printed and stored configuration, and
      * store its absolute path, so that sample, nll and the others find it from any directory */
+    if (!rc && cfg.data_file[0] && strcmp(cfg.data, "moons") && strcmp(cfg.data, "file"))
+        rc = fm_err_set("--data %s and --data-file %s: give one of them", cfg.data, cfg.data_file);
     if (!rc && cfg.data_file[0]) {
         snprintf(cfg.data, sizeof cfg.data, "file");
         char abs[PATH_MAX];

@@ -84,6 +84,7 @@ expect_error unknown_lr_schedule   lr-schedule  2 train "${TINY[@]}" --lr-schedu
 expect_error unknown_t_dist        t-dist       2 train "${TINY[@]}" --t-dist beta --out x9
 expect_error score_t_eps_zero      t-eps        2 train "${TINY[@]}" --objective score --t-eps 0 --out x10
 expect_error out_is_a_file         afile        2 train "${TINY[@]}" --out afile
+expect_error data_and_data_file    "give one"   2 train "${TINY[@]}" --data 8gaussians --data-file img_ok.h5 --out x11
 expect_error model_over_memory     memory       2 train "${TINY[@]}" --width 65536 --depth 31 --out huge
 expect_error batch_over_memory     memory       2 train "${TINY[@]}" --batch 1000000000000 --out huge
 expect_error string_too_long       model        2 train --model "$(printf 'm%.0s' {1..40})"
