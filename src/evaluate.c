@@ -73,7 +73,7 @@ static const FmOption NLL_OPTS[] = {
     {"probes", INT(probes), "1", 1, 1e6, 0, "Hutchinson probes per evaluation"},
     {"t0", DBL(t0), "-1", -1, 0.5, 0, "noise end of the integration, where p = N(0, I) is assumed; -1 = auto: 0 for velocity models, 0.05 for score/noise"},
     {"seed", INT(seed), "1", 0, 4294967295.0, 0, "seed of the Hutchinson probes"},
-    {"oracle", FM_OPT_BOOL, F(oracle), 0, "0", 0, 1, 0, "also the NLL under the exact marginal field of the data density (through the same ODE) and in closed form; needs a data set with a known density (8gaussians)"},
+    {"oracle", FM_OPT_BOOL, F(oracle), 0, "0", 0, 1, 0, "also the NLL under the exact marginal field of the data density (through the same ODE) and in closed form; needs a toy data set whose density is known in closed form and finite: 8gaussians (twopoint's is known too, but is two atoms: no finite NLL)"},
     {"batch", INT(batch), "1024", 1, 1e7, 0, "rows per network evaluation"},
     {"out", STR(out), "nll.h5", 0, 0, 0, "output HDF5 file: /nll, /x"},
 };
@@ -154,12 +154,15 @@ int fm_field_main(int argc, char **argv) {
     size_t T = 0;
     rc = 0;
     if (su.net.D != 2) rc = fm_err_set("field plots need 2-D data; this model's data dimension is %zu", su.net.D);
-    for (char *p = ec.times, *end; !rc && *p; p = *end == ',' ? end + 1 : end) {
+    /* one number before every comma and after the last: '' and '0.5,' are refused, not read as
+     * no times or as one */
+    for (char *p = ec.times, *end; !rc; p = end + 1) {
         double t = strtod(p, &end);
         if (end == p || (*end && *end != ',') || !(t >= 0 && t <= 1) || T >= 64)
             rc = fm_err_set("invalid --times '%s' (up to 64 comma-separated numbers in [0, 1])", ec.times);
         else
             times[T++] = fmin(fmax(t, model_t_min(&su)), fmin(su.t_max, 0.999));
+        if (!rc && *end != ',') break;
     }
     if (!rc && (sscanf(ec.range, "%lf,%lf", &lohi[0], &lohi[1]) != 2 || !(lohi[0] < lohi[1])))
         rc = fm_err_set("invalid --range '%s' (expected LO,HI with LO < HI)", ec.range);
@@ -210,10 +213,18 @@ int fm_fielderr_main(int argc, char **argv) {
     char path[4096] = "", *text = NULL;
     int rc = setup(&FIELDERR_TABLE, &ec, argc, argv, &tc, &su, &w, path, sizeof path, &text);
     if (rc) return free(w), free(text), rc > 0 ? FM_EXIT_OK : FM_EXIT_USAGE;
-    size_t N = 0;
-    if (load_points(&ec, &su, &tc, (size_t)ec.n_data, &z, &N)) return free(w), free(text), FM_EXIT_USAGE;
-    const size_t D = su.net.D, K = (size_t)ec.bins, R = K * (size_t)ec.n, P = (size_t)fm_dist_size();
     const double tlo = model_t_min(&su), thi = fmin(ec.t_max, su.t_max);
+    rc = 0;
+    if (thi <= tlo && ec.t_max <= su.t_max) /* sample's wording; the bins start at the model's t-min */
+        rc = fm_err_set("--t-max %g must exceed --t-min %g (where this %s model's velocity is defined; "
+                        "the bins span [t-min, t-max])", ec.t_max, tlo, tc.objective);
+    else if (thi <= tlo)
+        rc = fm_err_set("this %s model's training times end at %g, below its t-min %g: no t bins to measure",
+                        tc.objective, su.t_max, tlo);
+    size_t N = 0;
+    if (fm_dist_agree(rc) || load_points(&ec, &su, &tc, (size_t)ec.n_data, &z, &N))
+        return free(w), free(text), free(z), FM_EXIT_USAGE;
+    const size_t D = su.net.D, K = (size_t)ec.bins, R = K * (size_t)ec.n, P = (size_t)fm_dist_size();
     const size_t lo = R * (size_t)fm_dist_rank() / P, hi = R * (size_t)(fm_dist_rank() + 1) / P;
     const size_t m = (size_t)ec.batch;
     FmNetField nf;
@@ -302,6 +313,19 @@ int fm_nll_main(int argc, char **argv) {
                         "reorders rows)");
     if (!rc && su.objective != FM_PRED_VELOCITY && o.t0 <= 0)
         rc = fm_err_set("--t0 0 with a %s model: its velocity is undefined at t = 0", tc.objective);
+    /* --oracle: the data density must be known in closed form and finite (a usage error, found
+     * before the model's NLL is computed) */
+    float centres[16];
+    size_t K = 0;
+    double sigma = 0;
+    if (!rc && ec.oracle && su.file)
+        rc = fm_err_set("--oracle needs a toy data set with a closed-form density (8gaussians); this model was "
+                        "trained on the file '%s'", tc.data_file);
+    else if (!rc && ec.oracle && fm_toy_mixture(su.data, centres, 8, &K, &sigma))
+        rc = fm_err_set("--oracle needs a data set with a closed-form density (known: 8gaussians, twopoint); "
+                        "'%s' has none", tc.data);
+    else if (!rc && ec.oracle && sigma <= 0)
+        rc = fm_err_set("--oracle: '%s' is a set of atoms, it has no finite likelihood", tc.data);
     size_t N = 0;
     if (fm_dist_agree(rc) || load_points(&ec, &su, &tc, (size_t)ec.n, &z, &N))
         return free(w), free(text), free(z), FM_EXIT_USAGE;
@@ -319,23 +343,15 @@ int fm_nll_main(int argc, char **argv) {
     /* the exact field of the data density: a Gaussian mixture (oracle.h), from t = 1 to 0 */
     double *nll_or = NULL, *nll_cf = NULL;
     if (!rc && ec.oracle) {
-        float centres[16];
-        size_t K = 0;
-        double sigma = 0;
-        rc = fm_toy_mixture(su.data, centres, 8, &K, &sigma);
-        if (!rc && sigma <= 0)
-            rc = fm_err_set("--oracle: '%s' is a set of atoms, it has no finite likelihood", tc.data);
-        if (!rc) {
-            FmOracle orc = {centres, K, D, su.sched, sigma};
-            FmNllOpts oo = o;
-            oo.t0 = 0, oo.t1 = 1;
-            nll_or = fm_calloc(N, sizeof *nll_or), nll_cf = fm_calloc(N, sizeof *nll_cf);
-            rc = nl ? fm_nll(nll_or + lo, z + lo * D, nl, D, &oo, fm_oracle_divfield, &orc, NULL) : 0;
-            fm_oracle_logp(nll_cf + lo, z + lo * D, 1.0, nl, &orc);
-            for (size_t i = lo; i < hi; i++) nll_cf[i] = -nll_cf[i];
-            fm_dist_sum_doubles(nll_or, N);
-            fm_dist_sum_doubles(nll_cf, N);
-        }
+        FmOracle orc = {centres, K, D, su.sched, sigma};
+        FmNllOpts oo = o;
+        oo.t0 = 0, oo.t1 = 1;
+        nll_or = fm_calloc(N, sizeof *nll_or), nll_cf = fm_calloc(N, sizeof *nll_cf);
+        rc = nl ? fm_nll(nll_or + lo, z + lo * D, nl, D, &oo, fm_oracle_divfield, &orc, NULL) : 0;
+        fm_oracle_logp(nll_cf + lo, z + lo * D, 1.0, nl, &orc);
+        for (size_t i = lo; i < hi; i++) nll_cf[i] = -nll_cf[i];
+        fm_dist_sum_doubles(nll_or, N);
+        fm_dist_sum_doubles(nll_cf, N);
     }
     if (fm_dist_agree(rc)) return free(w), free(text), free(z), free(nll), free(nfe), free(nll_or), free(nll_cf), FM_EXIT_FATAL;
     double nf_sum[1] = {0};
@@ -349,6 +365,13 @@ int fm_nll_main(int argc, char **argv) {
         mean /= (double)N;
         for (size_t i = 0; i < N; i++) var += (nll[i] - mean) * (nll[i] - mean);
         double se = sqrt(var / (double)(N > 1 ? N - 1 : 1) / (double)N);
+        /* bits/dim: the items of an 8-bit image file are pixels scaled to [-1, 1], so their NLL
+         * converts to one over [0, 256)^D: fm_bits_per_dim, + 7 bits/dim (SPEC.md; exact for the
+         * dequantized (k + u)/128 - 1, the points here are k/127.5 - 1: 0.006 bits/dim apart). Any
+         * other points (float data, a --data-file matrix) are continuous: NLL/(D ln 2). */
+        const int images = su.file && su.info.images && !ec.data_file[0];
+        const double bpd = images ? fm_bits_per_dim(mean, D) : mean / ((double)D * log(2.0));
+        const char *bpd_kind = images ? "8-bit images, NLL/(D ln 2) + 7" : "continuous data, NLL/(D ln 2)";
         FmOut *f = fm_out_create(ec.out, "fmtrain-nll", &(FmFileMeta){text, fm_dist_size(), tc.objective, tc.path, tc.data, tc.model});
         size_t dn[1] = {N}, dx[2] = {N, D};
         fm_out_doubles(f, "nll", 1, dn, nll);
@@ -359,7 +382,8 @@ int fm_nll_main(int argc, char **argv) {
         fm_out_attr_f64(f, "nfe", nf_sum[0] / (double)N);
         fm_out_attr_str(f, "divergence", ec.divergence);
         fm_out_attr_i64(f, "probes", hutch ? ec.probes : 0);
-        fm_out_attr_f64(f, "bits_per_dim", mean / ((double)D * log(2.0)));
+        fm_out_attr_f64(f, "bits_per_dim", bpd);
+        fm_out_attr_str(f, "bits_per_dim_of", bpd_kind);
         fm_out_attr_i64(f, "seed", ec.seed);
         fm_out_attr_i64(f, "steps", o.solver == FM_SOLVER_DOPRI5 ? 0 : ec.steps);
         fm_out_attr_f64(f, "t0", o.t0);
@@ -375,8 +399,8 @@ int fm_nll_main(int argc, char **argv) {
         }
         rc = fm_out_close(f);
         if (!rc) {
-            printf("nll: %zu points, mean %.4f +- %.4f nats (%.4f bits/dim), %s divergence, %s, NFE %.1f, %.2f s\n",
-                   N, mean, se, mean / ((double)D * log(2.0)), ec.divergence, fm_solver_name(o.solver),
+            printf("nll: %zu points, mean %.4f +- %.4f nats (%.4f bits/dim for %s), %s divergence, %s, NFE %.1f, "
+                   "%.2f s\n", N, mean, se, bpd, bpd_kind, ec.divergence, fm_solver_name(o.solver),
                    nf_sum[0] / (double)N, wall);
             if (nll_or)
                 printf("exact field of the data density: mean %.4f nats (continuity equation), %.4f (closed form)\n",

@@ -22,6 +22,7 @@
 #include "fm/metrics.h"
 #include "fm/netfield.h"
 #include "fm/oracle.h"
+#include "fm/path.h"
 #include "fm/rng.h"
 #include "fm/sampler.h"
 
@@ -51,7 +52,7 @@ typedef struct {
     {"seed", INT(seed), "1", 0, 4294967295.0, 0, "seed of X_0 and of the SDE noise (sample i uses streams keyed by i)"},   \
     {"t-min", DBL(t_min), "-1", -1, 1, 0, "start time; -1 = auto: 0 for velocity models and oracles, 0.05 for score/noise models"}, \
     {"t-max", DBL(t_max), "-1", -1, 1, 0, "end time; -1 = auto: the top of the training times (sample), 0.999 (oracle); 0.999 at most with --sigma"}, \
-    {"frames", INT(frames), "20", 1, 1e6, 0, "trajectory frames after the start (fixed grids: at step k*steps/frames)"}, \
+    {"frames", INT(frames), "0", 0, 1e6, 0, "trajectory frames after the start (fixed grids: at step k*steps/frames, so at most --steps); 0 = auto: 20, at most --steps"}, \
     {"traj-n", INT(traj_n), "1000", 0, BIG, 0, "number of samples whose trajectories are stored (0 = none)"},           \
     {"batch", INT(batch), "1024", 1, 1e7, 0, "rows per field evaluation on each rank"},                                \
     {"reference", INT(reference), "2000", 0, 1e6, 0, "held-out data items stored in /reference and compared with the samples (0 = none)"}, \
@@ -140,6 +141,7 @@ typedef struct {
     int sde;
     FmSchedule sched; /* for sigma = beta:C */
     double t_min, t_max;
+    long frames; /* trajectory frames after the start (--frames, or its automatic value) */
 } Plan;
 
 static int parse_plan(Plan *pl, const SampleConfig *sc) {
@@ -150,6 +152,18 @@ static int parse_plan(Plan *pl, const SampleConfig *sc) {
     if (pl->sde && pl->solver != FM_SOLVER_EULER)
         return fm_err_set("--sigma %s samples the SDE with Euler-Maruyama: use --solver euler (got '%s')", sc->sigma,
                           sc->solver);
+    /* sampler.h's power grids take any p > 0, but p <= 1 spreads the steps toward t-min, away
+     * from the data end where the field stiffens: not what --grid power:P is for */
+    if (pl->grid.power && !(pl->grid.p > 1))
+        return fm_err_set("--grid '%s' needs P > 1 (power:P packs the steps toward t-max; uniform spaces them evenly)",
+                          sc->grid);
+    /* a fixed grid records a frame after every steps/frames steps: more frames than steps would
+     * repeat frame times; dopri5 lands on each frame time whatever --steps says */
+    pl->frames = sc->frames ? sc->frames : 20;
+    if (pl->solver != FM_SOLVER_DOPRI5 && !sc->frames && pl->frames > sc->steps) pl->frames = sc->steps;
+    if (pl->solver != FM_SOLVER_DOPRI5 && pl->frames > sc->steps)
+        return fm_err_set("--frames %ld must not exceed --steps %ld with a fixed-step solver (a frame is recorded "
+                          "after every steps/frames steps)", pl->frames, sc->steps);
     return 0;
 }
 
@@ -161,7 +175,7 @@ static int integrate(float *x, size_t nl, size_t D, const Plan *pl, const Sample
                      size_t lo, float *traj, size_t nt, size_t ntraj, double *frame_t, long *nfe, float *work) {
     /* dopri5 must land on every frame time, which caps its steps: without a trajectory to
      * record it integrates in one piece */
-    const long F = pl->solver == FM_SOLVER_DOPRI5 && !traj ? 1 : sc->frames, S = sc->steps;
+    const long F = pl->solver == FM_SOLVER_DOPRI5 && !traj ? 1 : pl->frames, S = sc->steps;
     double *grid = fm_calloc((size_t)S + 1, sizeof *grid), *ft = fm_calloc((size_t)F + 1, sizeof *ft);
     long *rownfe = fm_calloc(nl ? nl : 1, sizeof *rownfe);
     double *hrow = fm_calloc(nl ? nl : 1, sizeof *hrow); /* dopri5's step sizes, carried across frames */
@@ -210,7 +224,7 @@ static int run(const SampleConfig *sc, const FmOptTable *tab, Plan *pl, size_t D
     const int rank = fm_dist_rank(), P = fm_dist_size();
     const size_t N = (size_t)sc->n, lo = N * (size_t)rank / (size_t)P, hi = N * (size_t)(rank + 1) / (size_t)P;
     const size_t nl = hi - lo, NT = (size_t)sc->traj_n < N ? (size_t)sc->traj_n : N;
-    const size_t nt = NT > lo ? (NT < hi ? NT : hi) - lo : 0, T = (size_t)sc->frames + 1;
+    const size_t nt = NT > lo ? (NT < hi ? NT : hi) - lo : 0, T = (size_t)pl->frames + 1;
     float *all = fm_malloc_floats(N * D), *x = all + lo * D, *traj = NT ? fm_malloc_floats(T * NT * D) : NULL;
     double *frame_t = fm_calloc(T, sizeof *frame_t);
     long *nfe = fm_calloc(nl ? nl : 1, sizeof *nfe);
@@ -306,6 +320,12 @@ static int parse(const FmOptTable *tab, SampleConfig *sc, Plan *pl, int argc, ch
         return 1;
     }
     if (!rc) rc = parse_plan(pl, sc);
+    if (!rc && sc->objective[0]) { /* a name first: a typo is not a mismatch with the checkpoint */
+        FmPred p;
+        rc = fm_pred_parse(&p, sc->objective);
+        if (!rc && p == FM_PRED_DATA)
+            rc = fm_err_set("unknown objective '%s' (known: velocity, score, noise)", sc->objective);
+    }
     if (!rc && fm_dist_rank() == 0) rc = fm_out_check(sc->out, "fmtrain-samples");
     return fm_dist_agree(rc);
 }

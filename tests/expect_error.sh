@@ -12,7 +12,8 @@ record() { # name, problem ("" = pass), output file
 
 # expect_error NAME KEYWORD NP ARGS... : one launch that must fail cleanly: a non-zero exit that
 # is not the mpirun timeout (110 = a hang), exactly one "fmtrain: error:" line naming KEYWORD,
-# and no crash, abort, fatal check or sanitizer report.
+# and no crash, abort, fatal check or sanitizer report. WANT_RC=N (e.g. `WANT_RC=2 expect_error ...`)
+# also requires exit code N (2: a usage error).
 expect_error() {
     local name=$1 kw=$2 np=$3; shift 3
     local out=$W/$name.out rc why=""
@@ -22,6 +23,7 @@ expect_error() {
     nerr=$(grep -c 'fmtrain: error:' "$out")
     if [ "$rc" -eq 0 ]; then why="exit code 0"
     elif [ "$rc" -eq 110 ]; then why="hang: killed by the mpirun timeout (exit 110)"
+    elif [ -n "${WANT_RC:-}" ] && [ "$rc" -ne "$WANT_RC" ]; then why="exit code $rc (want $WANT_RC)"
     fi
     if [ "$nerr" -ne 1 ]; then
         why+="${why:+; }$nerr 'fmtrain: error:' lines (want exactly 1)"

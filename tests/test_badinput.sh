@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bad input fails cleanly: for every case below, fmtrain (under mpirun, mostly 2 ranks) must
-#   - exit non-zero, and not by the mpirun timeout (110 = a hang),
+#   - exit non-zero, and not by the mpirun timeout (110 = a hang); cases run with WANT_RC=2 must
+#     exit 2 (a usage error, FM_EXIT_USAGE),
 #   - print exactly ONE "fmtrain: error:" line (not one per rank) naming the problem
 #     (it must contain the case's keyword, e.g. the offending value),
 #   - not crash or abort (no signal, no MPI_ABORT, no "[rank r] file.c:N:" fatal check),
@@ -148,9 +149,21 @@ expect_error fielderr_dim_mismatch "dimension"  2 fielderr --ckpt run --data-fil
 expect_error nll_dim_mismatch      "dimension"  2 nll --ckpt run --data-file pts3.h5 --out n.h5
 expect_error nll_divergence_bogus  bogus        2 nll --ckpt run --divergence bogus --out n.h5
 expect_error nll_hutchinson_dopri5 hutchinson   2 nll --ckpt run --divergence hutchinson --solver dopri5 --out n.h5
-expect_error nll_oracle_no_density moons        2 nll --ckpt run --oracle --out n.h5
+WANT_RC=2 expect_error nll_oracle_no_density "--oracle" 2 nll --ckpt run --oracle --out n.h5
 expect_error nll_noise_t0_zero     t0           2 nll --ckpt noise --t0 0 --out n.h5
 expect_error field_out_is_ckpt     ckpt         1 field --ckpt run --out run/ckpt-00000005.h5
+# evaluation and sampling options that used to pass unchecked (each must be a usage error)
+WANT_RC=2 expect_error fielderr_t_range      "--t-max 0.02 must exceed" 2 fielderr --ckpt noise --bins 5 --n 50 --t-max 0.02 --out e.h5
+WANT_RC=2 expect_error field_times_empty     "--times"     2 field --ckpt run --times "" --out f.h5
+WANT_RC=2 expect_error field_times_trailing  "--times"     2 field --ckpt run --times 0.5, --out f.h5
+WANT_RC=2 expect_error sample_objective_unknown "unknown objective 'banana'" 2 sample --ckpt run --objective banana --out s.h5
+WANT_RC=2 expect_error sample_frames_over_steps "--frames 30" 2 sample --ckpt run --frames 30 --steps 10 --out s.h5
+WANT_RC=2 expect_error oracle_frames_over_steps "--frames 30" 2 oracle --frames 30 --steps 10 --out o.h5
+WANT_RC=2 expect_error sample_grid_power_below_1 "power:0.5" 2 sample --ckpt run --grid power:0.5 --out s.h5
+# the help of nll --oracle names every data set with a closed-form density
+$MPIRUN -np 1 "$FMTRAIN" nll --help >nll_help.out 2>&1
+grep -- '--oracle' nll_help.out | grep -q 8gaussians && grep -- '--oracle' nll_help.out | grep -q twopoint &&
+    record nll_oracle_help "" || record nll_oracle_help "the --oracle help does not name 8gaussians and twopoint" nll_help.out
 # data set files (the image issue's corpus)
 "$PYTHON" - <<'PY'
 import h5py, numpy as np

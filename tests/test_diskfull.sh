@@ -79,7 +79,7 @@ expect read_only_start 2 "not writable" ro2.out $?
 mount -o remount,rw "$M"
 rm -rf "${M:?}"/*
 mount -o remount,size=64k "$M"
-$MPIRUN -np 2 "$FMTRAIN" sample --ckpt ref --n 20000 --steps 4 --frames 10 --traj-n 2000 --out "$M/s.h5" >sample.out 2>&1
+$MPIRUN -np 2 "$FMTRAIN" sample --ckpt ref --n 20000 --steps 10 --frames 10 --traj-n 2000 --out "$M/s.h5" >sample.out 2>&1
 expect sample_full 1 "No space left on device" sample.out $?
 [ -z "$(ls -A "$M")" ] || fail "sample_full: left files behind: $(ls -A "$M")"
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Output files: readable by h5dump and h5py, self-describing (configuration, provenance),
 # latest.h5 points at the newest checkpoint; sampling: the samples do not depend on the
-# number of ranks, the trajectory has the documented shape and times, Heun costs 2 NFE/step.
+# number of ranks, the trajectory has the documented shape and times, Heun costs 2 NFE/step;
+# a fixed grid records at most --steps frames (by default 20, or --steps if fewer), dopri5 any number.
 set -eu
 cd "$TMPDIR_TEST"
 $MPIRUN -np 2 "$FMTRAIN" --data rings --width 32 --depth 2 --batch 32 --steps 60 --ckpt-every 25 \
@@ -22,6 +23,9 @@ $MPIRUN -np 1 "$FMTRAIN" sample --ckpt out --n 300 --steps 20 --frames 4 --traj-
 $MPIRUN -np 2 "$FMTRAIN" sample --ckpt out --n 300 --steps 20 --frames 4 --traj-n 100 --out s2.h5 >/dev/null
 $MPIRUN -np 3 "$FMTRAIN" sample --ckpt out/ckpt-00000060.h5 --n 300 --steps 7 --solver heun --frames 3 \
     --traj-n 400 --out s3.h5 >/dev/null
+$MPIRUN -np 2 "$FMTRAIN" sample --ckpt out --n 50 --steps 5 --traj-n 10 --out s4.h5 >/dev/null
+$MPIRUN -np 2 "$FMTRAIN" sample --ckpt out --n 50 --steps 5 --solver dopri5 --rtol 1e-3 --atol 1e-3 --frames 8 \
+    --traj-n 10 --out s5.h5 >/dev/null
 h5dump -H s2.h5 >/dev/null
 "$PYTHON" - <<'PY'
 import h5py, numpy as np, sys
@@ -55,6 +59,11 @@ dt = np.max(np.abs(s1["trajectory"][()] - s2["trajectory"][()]))
 check(dt <= 1e-5, f"trajectories with 1 and 2 ranks agree (max diff {dt:.2e})")
 check(s3.attrs["nfe"] == 14 and s3["trajectory"].shape == (4, 300, 2), "heun: NFE 2/step; 3 frames after the start")
 check(np.allclose(s3["t"][()], [0, 2 / 7, 4 / 7, 1]), "frames at steps k*7//3")
+s4, s5 = h5py.File("s4.h5", "r"), h5py.File("s5.h5", "r")
+check(s4["trajectory"].shape == (6, 10, 2) and np.allclose(s4["t"][()], np.linspace(0, 1, 6)),
+      f"5 steps, default frames: one frame per step, t = {np.round(s4['t'][()], 3).tolist()}")
+check(s5["trajectory"].shape == (9, 10, 2) and np.allclose(s5["t"][()], np.linspace(0, 1, 9)),
+      "dopri5: 8 frames whatever --steps (5)")
 for a in ("solver", "steps", "nfe", "seed", "checkpoint", "t_min", "t_max", "config", "sample_config", "energy_distance",
           "sliced_w2", "grid", "sigma", "nfe_max"):
     check(a in s2.attrs, f"samples attribute {a}")

@@ -9,6 +9,7 @@
 #  - the oracle (exact field of 6 points) carries N(0, I) onto the points themselves;
 #  - nll --oracle: the exact mixture field's NLL through the continuity equation equals the
 #    closed-form density; the (briefly trained) model's NLL lies within 1 nat above it; Hutchinson agrees with the exact divergence;
+#    bits/dim of continuous data is NLL/(D ln 2);
 #  - fielderr, field and the plot scripts run on the real outputs.
 set -eu
 cd "$TMPDIR_TEST"
@@ -72,6 +73,8 @@ mo, mc, mm = n.attrs["mean_nll_oracle"], n.attrs["mean_nll_exact"], n.attrs["mea
 check(abs(mo - mc) < 1e-3, f"exact field's NLL {mo:.5f} = closed form {mc:.5f} (tol 1e-3)")
 # a briefly trained model cannot beat the data density (beyond sampling noise), nor be far off
 check(mc - 0.1 < mm < mc + 1.0, f"model NLL {mm:.3f} in (exact - 0.1, exact + 1) nats, exact {mc:.3f}")
+check(abs(n.attrs["bits_per_dim"] - mm / (2 * np.log(2))) < 1e-12,
+      f"continuous data: {n.attrs['bits_per_dim']:.4f} bits/dim = NLL/(D ln 2)")
 diff = f("nllh.h5")["nll"][()] - n["nll"][()]
 z_h = diff.mean() / (diff.std(ddof=1) / np.sqrt(len(diff)))
 check(abs(z_h) < 4, f"Hutchinson (8 probes) - exact NLL: {diff.mean():+.4f} nats, z = {z_h:+.2f} (|z| < 4)")

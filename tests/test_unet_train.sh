@@ -8,7 +8,8 @@
 #   - resume: 20 steps straight = 10 + --resume + 10, bit for bit (params, Adam moments, EMA);
 #   - sampling works with every solver and the SDE (finite samples of the right shape, image_shape
 #     recorded), the trained velocity model's samples are closer to the data than the untrained
-#     model's (energy distance), and the Hutchinson NLL runs through the U-Net's VJP;
+#     model's (energy distance), and the Hutchinson NLL runs through the U-Net's VJP; the NLL of
+#     8-bit images is reported in bits/dim as NLL/(D ln 2) + 7 (stored and printed);
 #   - activation memory is bounded by the micro-batch: the reported activation size scales with it.
 set -u
 : "${FMTRAIN:?}" "${MPIRUN:?}" "${PYTHON:?}" "${TMPDIR_TEST:?}"
@@ -88,8 +89,8 @@ $MPIRUN -np 2 "$FMTRAIN" sample --ckpt untrained --solver heun --steps 20 "${S[@
     bad "untrained sampling"
 $MPIRUN -np 2 "$FMTRAIN" nll --ckpt learn-velocity --n 8 --divergence hutchinson --probes 2 --steps 20 --out nll.h5 \
     >nll.out 2>&1 || { bad "nll (Hutchinson through the U-Net)"; tail -3 nll.out; }
-"$PYTHON" - <<'PY' || bad "samples"
-import h5py, numpy as np, sys
+"$PYTHON" - <<'PY' || bad "samples or bits/dim"
+import h5py, numpy as np, re, sys
 ok = True
 for name in ("euler", "midpoint", "heun", "rk4", "dopri5", "sde", "noise"):
     f = h5py.File(f"s-{name}.h5", "r")
@@ -103,8 +104,12 @@ e_tr = float(h5py.File("s-heun.h5", "r").attrs["energy_distance"])
 e_un = float(h5py.File("s-untrained.h5", "r").attrs["energy_distance"])
 print(f"RESULT unet_train sampling: 5 solvers + SDE + noise model; energy distance trained {e_tr:.4f}, untrained {e_un:.4f}")
 n = h5py.File("nll.h5", "r")
-print(f"  nll (Hutchinson, 8 points): {n.attrs['mean_nll']:.2f} +- {n.attrs['se_nll']:.2f} nats")
-sys.exit(0 if ok and e_tr < 0.5 * e_un else 1)
+bpd, want = float(n.attrs["bits_per_dim"]), float(n.attrs["mean_nll"]) / (256 * np.log(2)) + 7
+printed = re.search(r"nats \(([0-9.]+) bits/dim for 8-bit images", open("nll.out").read())
+bpd_ok = abs(bpd - want) < 1e-9 and printed is not None and abs(float(printed.group(1)) - want) < 1e-4
+print(f"  nll (Hutchinson, 8 points): {n.attrs['mean_nll']:.2f} +- {n.attrs['se_nll']:.2f} nats, {bpd:.4f} bits/dim "
+      f"(NLL/(D ln 2) + 7 = {want:.4f}; printed {printed.group(1) if printed else 'no 8-bit images bits/dim'})")
+sys.exit(0 if ok and bpd_ok and e_tr < 0.5 * e_un else 1)
 PY
 
 # activations are allocated once for the micro-batch: linear in it (a fixed scratch aside), and the
