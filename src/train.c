@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -115,19 +116,19 @@ static int make_dirs(const char *path) {
     return 0;
 }
 
-/* One training at a time in a run directory: rank 0 holds a write lock on DIR/.lock (fcntl, so
- * that it also holds on network file systems that support it) until the process ends, whatever
- * way it ends. Where the file system has no locks, runs go unguarded. 0, or -1 (fm_err_set). */
+/* One training at a time in a run directory: rank 0 holds an exclusive flock on DIR/.lock until
+ * the process ends, whatever way it ends. The file is open read-only, so that it keeps nothing
+ * open for writing between checkpoints (a file system can still be remounted read-only). Where
+ * the file system has no locks, runs go unguarded. 0, or -1 (fm_err_set). */
 static int lock_run(const char *dir) {
     char path[1100];
     snprintf(path, sizeof path, "%s/.lock", dir);
-    const int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    const int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return fm_err_set("cannot create '%s': %s", path, strerror(errno));
-    struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-    if (fcntl(fd, F_SETLK, &l) == 0) return 0; /* kept open: closing it would release the lock */
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return 0; /* kept open: closing it would release the lock */
     const int e = errno;
     close(fd);
-    if (e == EACCES || e == EAGAIN)
+    if (e == EWOULDBLOCK)
         return fm_err_set("'%s' is in use by another training (it holds %s): wait for it to end, or choose another "
                           "--out", dir, path);
     return 0; /* ENOLCK, EOPNOTSUPP, ...: no locks here */
