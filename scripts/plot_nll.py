@@ -75,7 +75,8 @@ def main():
                 x = None
         else:
             warn("no /x dataset; points not drawn")
-        meta = {n: fmplot.attr_str(f, n) for n in ("solver", "nfe", "divergence", "probes", "checkpoint", "data")}
+        meta = {n: fmplot.attr_str(f, n) for n in ("solver", "nfe", "divergence", "probes", "checkpoint", "data",
+                                                    "bits_per_dim_of")}
         mean_attr, se_attr, bpd = attr_float(f, "mean_nll"), attr_float(f, "se_nll"), attr_float(f, "bits_per_dim")
 
     if N == 0:
@@ -130,6 +131,11 @@ def main():
         ax.axvline(mo, color=ORACLE_COLOR, lw=2.0, ls="--",
                    label="exact mean %.4g%s nats" % (mo, sefmt(seo)))
     ax.set_xlim(lo, hi)
+    # headroom above the tallest bin for the legend and the notes, which sit in the upper right
+    tallest = max([np.histogram(v[np.isfinite(v)], bins=bins)[0].max(initial=0) for v in
+                   ([nll] + ([ora] if ora is not None else []))])
+    if tallest > 0:
+        ax.set_ylim(0, 1.9 * tallest)
     ax.set_xlabel("NLL  (nats per point)")
     ax.set_ylabel("points per bin")
     ax.grid(True, alpha=0.3)
@@ -141,7 +147,7 @@ def main():
     outside = int(np.sum(fin & ((nll < lo) | (nll > hi))))
     notes = []
     if bpd is not None:
-        notes.append("%.4g bits/dim" % bpd)
+        notes.append("%.4g bits/dim" % bpd + ("" if meta["bits_per_dim_of"] == "?" else " (%s)" % meta["bits_per_dim_of"]))
     if ora is not None:
         d = nll - ora
         md, sed = mean_se(d)
