@@ -137,6 +137,7 @@ static int lock_run(const char *dir) {
 /* Everything the loop touches, allocated once before it. */
 typedef struct {
     const FmTrainConfig *cfg;
+    char found[4096]; /* rank 0: the newest checkpoint in --out at the start, "" if none */
     FmSetup su;
     size_t P, D, B, m, nmicro, first_micro; /* ranks, dim, batch, micro-batch, my micro-batches */
     float *params, *grads, *adam_m, *adam_v, *ema; /* the first four (state) one array, shared by a node's ranks */
@@ -347,7 +348,8 @@ static long resume_from(Trainer *tr) {
     char path[4096] = "";
     int rc = 0;
     if (fm_dist_rank() == 0) {
-        rc = fm_ckpt_find(tr->cfg->out, path, sizeof path);
+        /* the one found at the start (finding it again would repeat its warnings) */
+        rc = tr->found[0] ? fm_strlcpy(path, tr->found, sizeof path) : 1;
         if (rc == 1) rc = fm_err_set("--resume: no checkpoint in '%s'", tr->cfg->out);
         size_t count = 0;
         char *stored = NULL;
@@ -428,8 +430,9 @@ int fm_train_main(int argc, char **argv) {
             rc = fm_err_set("--resume: '%s' does not exist", cfg.out);
         if (!rc) rc = make_dirs(cfg.out);
         if (!rc) rc = lock_run(cfg.out);
-        char found[4096];
-        int have = rc ? 0 : fm_ckpt_find(cfg.out, found, sizeof found);
+        char *found = tr.found;
+        int have = rc ? 0 : fm_ckpt_find(cfg.out, found, sizeof tr.found);
+        if (have != 0) found[0] = '\0';
         if (!rc && have == 0 && cfg.auto_resume) cfg.resume = 1;
         if (!rc && have == 0 && !cfg.resume)
             rc = fm_err_set("'%s' already holds checkpoints (newest: %s): pass --resume to continue, or choose "
