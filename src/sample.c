@@ -336,6 +336,8 @@ static int resolve_times(Plan *pl, const SampleConfig *sc, double auto_min, doub
     pl->t_min = sc->t_min >= 0 ? sc->t_min : auto_min;
     pl->t_max = sc->t_max >= 0 ? sc->t_max : (pl->sde && auto_max > 0.999 ? 0.999 : auto_max);
     if (pl->t_max <= pl->t_min) return fm_err_set("--t-max %g must exceed --t-min %g", pl->t_max, pl->t_min);
+    if (pl->t_max > limit + 1e-12 && limit < 1 && pl->t_max >= 1)
+        return fm_err_set("--t-max %g: %s needs t < 1", pl->t_max, what);
     if (pl->t_max > limit + 1e-12)
         return fm_err_set("--t-max %g exceeds the largest time %g where %s is defined", pl->t_max, limit, what);
     if (pl->sde && pl->t_max >= 1)
@@ -435,7 +437,7 @@ int fm_oracle_main(int argc, char **argv) {
     FmOracle orc;
     memset(&orc, 0, sizeof orc);
     rc = fm_schedule_parse(&orc.sched, sc.path);
-    if (!rc) rc = resolve_times(&pl, &sc, 0.0, 0.999, 1 - 1e-9, "the exact field of a finite data set (t < 1)");
+    if (!rc) rc = resolve_times(&pl, &sc, 0.0, 0.999, 1 - 1e-9, "the exact field of a finite data set (infinite at t = 1)");
     if (fm_dist_agree(rc)) return FM_EXIT_USAGE;
     pl.sched = orc.sched;
     float *z = NULL;
