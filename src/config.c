@@ -340,10 +340,12 @@ size_t fm_opts_diff(const FmOptTable *tab, const void *from, const void *to, cha
         format_value(b, sizeof b, &tab->opts[i], to);
         if (!strcmp(a, b)) continue;
         count++;
+        if (used == size) continue; /* the text was cut: only counted */
         int n = snprintf(buf + used, size - used, "%s%s %s -> %s", used ? ", " : "", tab->opts[i].name, a, b);
         if (n < 0 || (size_t)n >= size - used) { /* too long: end with an ellipsis */
             if (size >= 4) strcpy(buf + size - 4, "...");
-            break;
+            used = size;
+            continue;
         }
         used += (size_t)n;
     }

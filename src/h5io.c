@@ -694,11 +694,11 @@ int fm_out_check(const char *path, const char *format) {
             const int a = attr_string(f, "format", 256, &fmt, w, sizeof w);
             H5Fclose(f);
             int rc = 0;
-            if (a == 0 && !strcmp(fmt, "fmtrain-checkpoint") && strcmp(format, fmt))
-                rc = fm_err_set("--out '%s' is a checkpoint: refusing to overwrite it", path);
-            else if (a == 0 && !strncmp(fmt, "fmtrain-", 8) && strcmp(format, fmt))
-                rc = fm_err_set("--out '%s' is an fmtrain file of another kind (format '%s'): refusing to overwrite it",
-                                path, printable(fmt, p, sizeof p));
+            if (a == 0 && !strncmp(fmt, "fmtrain-", 8) && strcmp(format, fmt))
+                rc = !strcmp(fmt, "fmtrain-checkpoint")
+                         ? fm_err_set("--out '%s' is a checkpoint: refusing to overwrite it", path)
+                         : fm_err_set("--out '%s' is an fmtrain file of another kind (format '%s'): refusing to "
+                                      "overwrite it", path, printable(fmt, p, sizeof p));
             free(fmt);
             if (rc) return rc;
         }
